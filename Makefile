@@ -1,0 +1,31 @@
+# The two fresh-machine commands are `make demo` (the main job) and `make test`.
+# Both create the virtual environment on first use.
+PYTHON ?= python3
+VENV ?= .venv
+# CPU build by default; a GPU user overrides this (see README, "GPU install").
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test bench
+
+$(STAMP): pyproject.toml
+	bash scripts/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH_SPEC)
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/surrogate solve heat --geometry rectangle_with_holes --seed 0 --h 0.03 \
+		--dirichlet hole_0=1 --dirichlet left=0 --dt 0.01 --steps 50 --out runs/demo --overwrite
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/solver_scaling.py

@@ -1,0 +1,148 @@
+"""Vectorised P1 finite-element assembly on simplices: gradients, stiffness, mass, loads.
+
+Every routine works on all cells at once (no Python loop over cells); local matrices are
+(M, k, k) arrays scattered into CSR in one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from math import factorial
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers.errors import ProblemError
+from solvers.mesh import Mesh
+
+# A coefficient or field: a number, a per-node (N,) or per-cell (M,) array, or a callable
+# of the coordinates (P, d) -> (P,).
+Field = float | np.ndarray | Callable[[np.ndarray], np.ndarray]
+
+
+def barycentric_gradients(mesh: Mesh) -> np.ndarray:
+    """(M, d+1, d) gradients of the P1 basis functions on each cell (constant per cell)."""
+    points, cells = mesh.points, mesh.cells
+    edges = points[cells[:, 1:]] - points[cells[:, :1]]  # (M, d, d): rows are edge vectors
+    if mesh.dim == 2:
+        det = edges[:, 0, 0] * edges[:, 1, 1] - edges[:, 0, 1] * edges[:, 1, 0]
+        inverse = np.empty_like(edges)
+        inverse[:, 0, 0] = edges[:, 1, 1] / det
+        inverse[:, 0, 1] = -edges[:, 0, 1] / det
+        inverse[:, 1, 0] = -edges[:, 1, 0] / det
+        inverse[:, 1, 1] = edges[:, 0, 0] / det
+    else:
+        inverse = np.linalg.inv(edges)
+    grads = np.empty((len(cells), mesh.dim + 1, mesh.dim))
+    grads[:, 1:, :] = inverse.transpose(0, 2, 1)  # grad of lambda_k is column k of inv(E)
+    grads[:, 0, :] = -grads[:, 1:, :].sum(axis=1)
+    return grads
+
+
+def scatter(elements: np.ndarray, local: np.ndarray, n: int) -> sp.csr_array:
+    """Sum local (M, k, k) matrices on elements (M, k) into an (n, n) CSR matrix."""
+    k = elements.shape[1]
+    rows = np.repeat(elements, k, axis=1).ravel()
+    cols = np.tile(elements, (1, k)).ravel()
+    matrix = sp.coo_array((local.ravel(), (rows, cols)), shape=(n, n)).tocsr()
+    matrix.sum_duplicates()
+    return matrix
+
+
+def simplex_mass(elements: np.ndarray, measures: np.ndarray, n: int) -> sp.csr_array:
+    """Consistent P1 mass matrix of simplices (cells or facets) with the given measures."""
+    k = elements.shape[1]
+    pattern = (np.ones((k, k)) + np.eye(k)) / (k * (k + 1))
+    return scatter(elements, measures[:, None, None] * pattern, n)
+
+
+def stiffness(mesh: Mesh, kappa: Field = 1.0, grads: np.ndarray | None = None) -> sp.csr_array:
+    """(N, N) matrix of the form (kappa grad u, grad v); kappa is constant per cell."""
+    grads = barycentric_gradients(mesh) if grads is None else grads
+    weight = cell_values(mesh, kappa, "kappa") * mesh.cell_volumes
+    local = np.einsum("mai,mbi->mab", grads, grads) * weight[:, None, None]
+    return scatter(mesh.cells, local, mesh.num_nodes)
+
+
+def mass(mesh: Mesh) -> sp.csr_array:
+    """(N, N) consistent mass matrix (u, v)."""
+    return simplex_mass(mesh.cells, mesh.cell_volumes, mesh.num_nodes)
+
+
+def load_vector(mesh: Mesh, source: Field, name: str = "source") -> np.ndarray:
+    """(N,) vector (f, v): exact for per-cell constants and for P1 (per-node) fields."""
+    if is_cell_array(mesh, source):
+        values = checked_array(source, (mesh.num_cells,), name)
+        share = values * mesh.cell_volumes / (mesh.dim + 1)
+        return np.bincount(mesh.cells.ravel(), np.repeat(share, mesh.dim + 1), mesh.num_nodes)
+    if np.isscalar(source):
+        share = np.full(mesh.num_cells, float(source)) * mesh.cell_volumes / (mesh.dim + 1)
+        return np.bincount(mesh.cells.ravel(), np.repeat(share, mesh.dim + 1), mesh.num_nodes)
+    return mass(mesh) @ node_values(mesh, source, name)
+
+
+def facet_measures(points: np.ndarray, facets: np.ndarray) -> np.ndarray:
+    """(F,) lengths of edges (2D meshes) or areas of triangles (3D meshes)."""
+    vectors = points[facets[:, 1:]] - points[facets[:, :1]]
+    if facets.shape[1] == 2:
+        return np.linalg.norm(vectors[:, 0], axis=1)
+    return 0.5 * np.linalg.norm(np.cross(vectors[:, 0], vectors[:, 1]), axis=1)
+
+
+def facet_mass(mesh: Mesh, facets: np.ndarray) -> sp.csr_array:
+    """(N, N) boundary mass matrix over the given facets, (u, v) on that part."""
+    return simplex_mass(facets, facet_measures(mesh.points, facets), mesh.num_nodes)
+
+
+# ---- coefficients ---------------------------------------------------------------------------
+def is_cell_array(mesh: Mesh, value) -> bool:
+    """A per-cell array (an (M,) array when M != N; per-node wins if the two sizes agree)."""
+    return (
+        isinstance(value, np.ndarray | list | tuple)
+        and np.shape(value)[:1] == (mesh.num_cells,)
+        and mesh.num_cells != mesh.num_nodes
+    )
+
+
+def node_values(mesh: Mesh, value: Field, name: str, t: float | None = None) -> np.ndarray:
+    """(N,) values at the nodes of a scalar, (N,) array or callable f(x) (f(x, t) if t given)."""
+    if callable(value):
+        out = value(mesh.points) if t is None else value(mesh.points, t)
+        return checked_array(np.broadcast_to(out, (mesh.num_nodes,)), (mesh.num_nodes,), name)
+    if np.isscalar(value):
+        return checked_array(np.full(mesh.num_nodes, value), (mesh.num_nodes,), name)
+    return checked_array(value, (mesh.num_nodes,), name)
+
+
+def cell_values(mesh: Mesh, value: Field, name: str) -> np.ndarray:
+    """(M,) per-cell values: scalars broadcast, per-node arrays averaged over each cell,
+    callables evaluated at cell centroids."""
+    if callable(value):
+        centroids = mesh.points[mesh.cells].mean(axis=1)
+        out = np.broadcast_to(value(centroids), (mesh.num_cells,))
+        return checked_array(out, (mesh.num_cells,), name)
+    if np.isscalar(value):
+        return checked_array(np.full(mesh.num_cells, value), (mesh.num_cells,), name)
+    if is_cell_array(mesh, value):
+        return checked_array(value, (mesh.num_cells,), name)
+    return checked_array(value, (mesh.num_nodes,), name)[mesh.cells].mean(axis=1)
+
+
+def checked_array(value, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """value as a float array of the given shape with finite entries, else ProblemError."""
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ProblemError(f"{name} is {type(value).__name__}; expected numbers.") from None
+    if array.shape != shape:
+        raise ProblemError(f"{name} has shape {array.shape}; expected {shape}.")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        raise ProblemError(
+            f"{name} has {bad.sum()} NaN or infinite value(s); expected finite numbers."
+        )
+    return array
+
+
+def reference_volume(dim: int) -> float:
+    return 1.0 / factorial(dim)

@@ -1,0 +1,130 @@
+"""Sparse symmetric positive definite solves: SuperLU for small systems, pyamg for large ones.
+
+pyamg's smoothed aggregation is a maintained, well-tested AMG; writing our own would only
+add risk. SuperLU keeps its default COLAMD ordering (MMD was 300x slower in the prototype).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyamg
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from solvers.errors import ProblemError, SolverError
+
+# "auto" uses SuperLU up to this many unknowns and AMG-preconditioned CG above. Measured on
+# 2 cores (benchmarks/solver_scaling.py): at 100k 2D unknowns AMG is already ~2x faster than
+# SuperLU, and 3D fill-in makes direct solves costly earlier.
+DIRECT_MAX_UNKNOWNS = {2: 50_000, 3: 20_000}
+METHODS = ("auto", "direct", "amg")
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    """How linear systems are solved.
+
+    method: "auto" (by size, see DIRECT_MAX_UNKNOWNS), "direct" or "amg".
+    rtol: relative residual ||b - A x|| / ||b|| the AMG-CG iteration must reach.
+    maxiter: AMG-CG iteration limit; not reaching rtol within it raises SolverError.
+    """
+
+    method: str = "auto"
+    rtol: float = 1e-8
+    maxiter: int = 500
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ProblemError(
+                f"solver method '{self.method}' is unknown; expected one of {METHODS}."
+            )
+
+
+def factorize(
+    matrix: sp.sparray,
+    options: SolverOptions = SolverOptions(),
+    dim: int = 2,
+    near_nullspace: np.ndarray | None = None,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Prepare a reusable solver x = solve(b) for an SPD matrix (factorisation or AMG setup).
+
+    near_nullspace: (n, k) modes AMG should resolve (rigid body modes for elasticity).
+    """
+    matrix = sp.csr_matrix(matrix)
+    n = matrix.shape[0]
+    if n == 0:
+        return lambda b: np.zeros(0)
+    method = options.method
+    if method == "auto":
+        method = "direct" if n <= DIRECT_MAX_UNKNOWNS.get(dim, DIRECT_MAX_UNKNOWNS[3]) else "amg"
+    if method == "direct":
+        try:
+            return spla.splu(matrix.tocsc()).solve
+        except RuntimeError as error:  # SuperLU reports an exactly singular factor
+            raise SolverError(
+                f"the system matrix is singular ({error}); expected boundary conditions that "
+                "determine the solution uniquely."
+            ) from None
+    hierarchy = pyamg.smoothed_aggregation_solver(matrix, B=near_nullspace, symmetry="symmetric")
+    return lambda b: _amg_cg(matrix, hierarchy, b, options)
+
+
+def solve(matrix: sp.sparray, rhs: np.ndarray, options: SolverOptions = SolverOptions(), **kw):
+    """Solve an SPD system once; see factorize for the arguments."""
+    return factorize(matrix, options, **kw)(rhs)
+
+
+def _amg_cg(matrix, hierarchy, rhs: np.ndarray, options: SolverOptions) -> np.ndarray:
+    norm_b = np.linalg.norm(rhs)
+    if norm_b == 0:
+        return np.zeros_like(rhs)
+    residuals: list[float] = []
+    # pyamg stops on the recursively updated residual; aim lower so the true one meets rtol.
+    x = hierarchy.solve(
+        rhs, tol=0.5 * options.rtol, maxiter=options.maxiter, accel="cg", residuals=residuals
+    )
+    reached = np.linalg.norm(rhs - matrix @ x) / norm_b
+    if not np.isfinite(reached) or reached > options.rtol:
+        raise SolverError(
+            f"AMG-preconditioned CG did not converge: relative residual {reached:.2e} after "
+            f"{len(residuals) - 1} iterations; expected {options.rtol:.0e} within "
+            f"{options.maxiter} (is the matrix symmetric positive definite?)."
+        )
+    return x
+
+
+class ConstrainedSystem:
+    """A system A u = b with some unknowns prescribed, prepared once and solved many times.
+
+    The prescribed (Dirichlet) unknowns are eliminated: A_ff u_f = b_f - A_fd u_d keeps the
+    reduced matrix symmetric positive definite, so the factorisation or AMG hierarchy of
+    A_ff is built once and reused (time stepping reuses it at every step).
+    """
+
+    def __init__(
+        self,
+        matrix: sp.sparray,
+        fixed: np.ndarray,
+        options: SolverOptions = SolverOptions(),
+        dim: int = 2,
+        near_nullspace: np.ndarray | None = None,
+    ) -> None:
+        matrix = sp.csr_matrix(matrix)
+        n = matrix.shape[0]
+        is_free = np.ones(n, dtype=bool)
+        is_free[fixed] = False
+        self.n, self.fixed, self.free = n, np.asarray(fixed), np.flatnonzero(is_free)
+        free_rows = matrix[self.free]
+        self._coupling = free_rows[:, self.fixed]
+        nullspace = None if near_nullspace is None else near_nullspace[self.free]
+        self._solve = factorize(free_rows[:, self.free], options, dim, nullspace)
+
+    def solve(self, rhs: np.ndarray, fixed_values: np.ndarray) -> np.ndarray:
+        """(n,) solution with u[fixed] = fixed_values and the free rows of A u = rhs."""
+        u = np.empty(self.n)
+        u[self.fixed] = fixed_values
+        u[self.free] = self._solve(rhs[self.free] - self._coupling @ fixed_values)
+        return u

@@ -1,0 +1,219 @@
+"""Reading meshes with meshio (guarded), writing VTU and ParaView .pvd time series atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import re
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import meshio
+import numpy as np
+
+from solvers.errors import MeshError
+from solvers.mesh import Mesh
+
+CELL_TYPE = {2: "triangle", 3: "tetra"}
+FACET_TYPE = {2: "line", 3: "triangle"}
+# Blocks that may sit beside the cells and are not cells themselves.
+LOWER_DIMENSIONAL = {"vertex", "line"}
+
+
+def read_mesh(path: str | Path) -> Mesh:
+    """Read a triangle (2D) or tetrahedron (3D) mesh from any format meshio reads.
+
+    gmsh physical groups on facet blocks become named boundary parts; line and vertex blocks
+    are otherwise ignored. A zero z column of a planar mesh is dropped. Anything unusable
+    raises MeshError with one sentence naming the file and the problem.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MeshError(f"{path}: no such file; expected a mesh file.")
+    file_format = _format_of(path)
+    if file_format == "xdmf":
+        _check_xdmf_references(path)
+    raw = _meshio_read(path, file_format)
+    try:
+        return _from_meshio(raw)
+    except MeshError as error:
+        raise MeshError(f"{path}: {error}") from None
+
+
+def write_mesh(
+    mesh: Mesh, path: str | Path, point_data: dict | None = None, cell_data: dict | None = None
+) -> None:
+    """Write mesh and fields in the format of the path's extension, atomically.
+
+    Point fields are (N,) or (N, k); 2-component vectors are padded to 3 so ParaView draws
+    them as glyphs. Boundary parts are written as facet blocks with gmsh physical tags in
+    formats that carry them (.msh).
+    """
+    path = Path(path)
+    points = _as_3d(mesh.points)
+    point_data = {
+        name: _vtk_field(mesh, name, values) for name, values in (point_data or {}).items()
+    }
+    cells = [(CELL_TYPE[mesh.dim], mesh.cells)]
+    cell_fields = {name: [np.asarray(values)] for name, values in (cell_data or {}).items()}
+    field_data = {}
+    if path.suffix == ".msh" and mesh.boundary_parts:
+        tags = [np.full(len(mesh.cells), 0, dtype=np.int64)]
+        for tag, (name, facets) in enumerate(sorted(mesh.boundary_parts.items()), start=1):
+            cells.append((FACET_TYPE[mesh.dim], facets))
+            tags.append(np.full(len(facets), tag, dtype=np.int64))
+            field_data[name] = np.array([tag, mesh.dim - 1])
+        cell_fields = {"gmsh:physical": tags, "gmsh:geometrical": tags}
+    out = meshio.Mesh(points, cells, point_data=point_data, cell_data=cell_fields)
+    out.field_data = field_data
+    with atomic_path(path) as tmp:
+        kwargs = {"file_format": "gmsh22", "binary": False} if path.suffix == ".msh" else {}
+        meshio.write(tmp, out, **kwargs)
+
+
+def write_time_series(
+    mesh: Mesh, path: str | Path, times: Sequence[float], point_data: dict[str, np.ndarray]
+) -> list[Path]:
+    """Write a ParaView time series: PATH.pvd plus PATH_0000.vtu, PATH_0001.vtu, ...
+
+    point_data maps names to (T, N) or (T, N, k) arrays, one slice per time. Returns the
+    files written; the .pvd is written last, so it only names steps that exist.
+    """
+    path = Path(path).with_suffix(".pvd")
+    for name, values in point_data.items():
+        if len(values) != len(times):
+            raise ValueError(f"field '{name}' has {len(values)} steps but {len(times)} times.")
+    steps = []
+    for i, time in enumerate(times):
+        step = path.with_name(f"{path.stem}_{i:04d}.vtu")
+        write_mesh(mesh, step, point_data={name: values[i] for name, values in point_data.items()})
+        steps.append((float(time), step))
+    entries = "\n".join(
+        f'    <DataSet timestep="{time!r}" part="0" file={quoteattr(step.name)}/>'
+        for time, step in steps
+    )
+    xml = (
+        '<?xml version="1.0"?>\n<VTKFile type="Collection" version="0.1">\n  <Collection>\n'
+        f"{entries}\n  </Collection>\n</VTKFile>\n"
+    )
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(xml)
+    return [*(step for _, step in steps), path]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[str]:
+    """Yield a temporary path beside PATH; on success fsync it and move it onto PATH."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+# ---- reading helpers ------------------------------------------------------------------------
+def _format_of(path: Path) -> str:
+    suffixes = "".join(path.suffixes[-2:]).lower()
+    for ext in (suffixes, path.suffix.lower()):
+        if ext in meshio.extension_to_filetypes:
+            return meshio.extension_to_filetypes[ext][0]
+    known = ", ".join(sorted(meshio.extension_to_filetypes))
+    raise MeshError(f"{path}: unsupported extension '{path.suffix}'; expected one of {known}.")
+
+
+def _meshio_read(path: Path, file_format: str) -> meshio.Mesh:
+    # meshio prints its reason and calls sys.exit(1) on many malformed files: catch both.
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+            return meshio.read(path, file_format=file_format)
+    except (Exception, SystemExit) as error:
+        detail = captured.getvalue().strip().splitlines() or [str(error) or type(error).__name__]
+        reason = detail[0].strip()[:200]
+        raise MeshError(
+            f"{path}: cannot be read as {file_format} ({reason}); "
+            "expected a complete, well-formed mesh file."
+        ) from None
+
+
+def _check_xdmf_references(path: Path) -> None:
+    """Refuse XDMF files whose HDF5 references point outside the file's own folder."""
+    folder = path.resolve().parent
+    text = path.read_text(errors="replace")
+    for reference in re.findall(r">\s*([^<>]+?\.h5)\s*:", text):
+        target = (folder / reference).resolve()
+        if not target.is_relative_to(folder):
+            raise MeshError(
+                f"{path}: refers to data file '{reference}' outside its folder; "
+                "expected HDF5 files next to the .xdmf file."
+            )
+
+
+def _from_meshio(raw: meshio.Mesh) -> Mesh:
+    types = {block.type for block in raw.cells}
+    volume_types = types - LOWER_DIMENSIONAL
+    if not volume_types:
+        raise MeshError("contains no triangles or tetrahedra (the file parsed to no cells)")
+    if volume_types - {"triangle", "tetra"}:
+        unsupported = ", ".join(sorted(volume_types - {"triangle", "tetra"}))
+        raise MeshError(
+            f"has unsupported cell type(s) {unsupported}; expected linear triangles (2D) "
+            "or linear tetrahedra (3D) only"
+        )
+    dim = 3 if "tetra" in types else 2
+    points = np.asarray(raw.points, dtype=np.float64)
+    if dim == 2 and points.shape[1] == 3:
+        scale = max(float(np.abs(points[:, :2]).max()), 1.0)
+        if np.abs(points[:, 2]).max() > 1e-12 * scale:
+            raise MeshError(
+                "is a triangulated surface in 3D (non-zero z); expected a planar 2D mesh "
+                "or a tetrahedral 3D mesh"
+            )
+        points = points[:, :2]
+    if dim == 3 and points.shape[1] != 3:
+        raise MeshError(f"has tetrahedra but {points.shape[1]}D points; expected 3D points")
+    cells = np.concatenate([b.data for b in raw.cells if b.type == CELL_TYPE[dim]])
+    return Mesh(points, cells, _physical_parts(raw, dim))
+
+
+def _physical_parts(raw: meshio.Mesh, dim: int) -> dict[str, np.ndarray]:
+    """Facet blocks tagged with gmsh physical groups, by group name (or 'tag_N')."""
+    tags = raw.cell_data.get("gmsh:physical")
+    if tags is None:
+        return {}
+    names = {int(v[0]): k for k, v in raw.field_data.items() if int(v[1]) == dim - 1}
+    found: dict[str, list[np.ndarray]] = {}
+    for block, block_tags in zip(raw.cells, tags, strict=True):
+        if block.type != FACET_TYPE[dim]:
+            continue
+        for tag in np.unique(block_tags):
+            name = names.get(int(tag), f"tag_{int(tag)}")
+            found.setdefault(name, []).append(block.data[block_tags == tag])
+    return {name: np.concatenate(blocks) for name, blocks in found.items()}
+
+
+def _as_3d(points: np.ndarray) -> np.ndarray:
+    if points.shape[1] == 3:
+        return points
+    return np.column_stack([points, np.zeros(len(points))])
+
+
+def _vtk_field(mesh: Mesh, name: str, values) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.shape[0] != mesh.num_nodes:
+        raise ValueError(
+            f"point field '{name}' has {values.shape[0]} rows, mesh has {mesh.num_nodes}."
+        )
+    if values.ndim == 2 and values.shape[1] == 2:
+        values = _as_3d(values)
+    return values
