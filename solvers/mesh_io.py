@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 import meshio
 import numpy as np
 
+from solvers.atomic import atomic_path
 from solvers.errors import MeshError
 from solvers.mesh import Mesh
 
@@ -102,23 +101,6 @@ def write_time_series(
     with atomic_path(path) as tmp:
         Path(tmp).write_text(xml)
     return [*(step for _, step in steps), path]
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[str]:
-    """Yield a temporary path beside PATH; on success fsync it and move it onto PATH."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 # ---- reading helpers ------------------------------------------------------------------------

@@ -1,0 +1,205 @@
+"""`surrogate solve`: run a reference problem on a mesh file or a generated geometry."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+import solvers
+from solvers import geometry
+from solvers.atomic import atomic_folder
+from solvers.errors import ProblemError
+from solvers.mesh_io import write_mesh, write_time_series
+from surrogate.expressions import parse_scalar, parse_vector
+
+PROBLEMS = ("poisson", "heat", "elasticity")
+GEOMETRIES = {
+    "rectangle_with_holes": lambda seed, h: geometry.rectangle_with_holes(seed=seed, h=h),
+    "channel_with_obstacle": lambda seed, h: geometry.channel_with_obstacle(h=h),
+    "dfg_channel": lambda seed, h: geometry.dfg_channel(h=h),
+    "l_shape": lambda seed, h: geometry.l_shape(h=h),
+    "annulus": lambda seed, h: geometry.annulus(h=h),
+    "box_with_holes": lambda seed, h: geometry.box_with_holes(seed=seed, h=h),
+}
+# Parameters a YAML file may set, with their defaults; command-line flags override them.
+DEFAULTS = {
+    "mesh": None, "geometry": None, "seed": 0, "h": 0.05,
+    "kappa": 1.0, "source": 0.0, "dirichlet": None, "neumann": None, "robin": None,
+    "u0": 0.0, "dt": 0.01, "steps": 20, "theta": 1.0,
+    "E": 1.0, "nu": 0.3, "plane": "strain", "traction": None, "body_force": None,
+    "solver": "auto", "rtol": 1e-8,
+}  # fmt: skip
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "solve",
+        help="run the finite-element reference solver",
+        description="Solve poisson, heat or elasticity on a mesh file or a generated geometry "
+        "and write .vtu (steady) or .pvd + .vtu per step (transient). Values are numbers or "
+        "formulas in x, y, z, t such as 'sin(pi*x)*exp(-t)'; boundary conditions are "
+        "PART=VALUE (repeatable) or VALUE for the whole boundary.",
+    )
+    p.add_argument("problem", choices=PROBLEMS)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--mesh", type=Path, help="mesh file (any format meshio reads)")
+    where.add_argument("--geometry", choices=sorted(GEOMETRIES), help="generate a domain")
+    p.add_argument("--config", type=Path, help="YAML file with any of the parameters below")
+    p.add_argument("--seed", type=int, help="geometry seed (random holes)")
+    p.add_argument("--h", type=float, help="target cell size of a generated geometry")
+    for name in ("kappa", "source", "u0", "E", "nu"):
+        p.add_argument(f"--{name}", help=f"{name}: number or formula")
+    for name in ("dirichlet", "neumann", "traction"):
+        p.add_argument(f"--{name}", action="append", metavar="[PART=]VALUE")
+    p.add_argument("--robin", action="append", metavar="[PART=]ALPHA,U_EXT")
+    p.add_argument("--body-force", dest="body_force", metavar="FX,FY[,FZ]")
+    p.add_argument("--dt", type=float)
+    p.add_argument("--steps", type=int)
+    p.add_argument("--theta", type=float, help="1 backward Euler, 0.5 Crank-Nicolson")
+    p.add_argument("--plane", choices=("strain", "stress"))
+    p.add_argument("--solver", choices=solvers.linalg.METHODS)
+    p.add_argument("--rtol", type=float, help="relative residual of iterative solves")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    params = _parameters(args)
+    started = time.perf_counter()
+    mesh = _mesh(params)
+    meshed = time.perf_counter()
+    options = solvers.SolverOptions(method=params["solver"], rtol=float(params["rtol"]))
+    with atomic_folder(args.out, overwrite=args.overwrite) as folder:
+        written, summary = _solve(args.problem, mesh, params, options, folder)
+    solved = time.perf_counter()
+    print(f"{mesh}")
+    print(
+        f"{args.problem}: {summary}; mesh {meshed - started:.2f} s, solve {solved - meshed:.2f} s"
+    )
+    print(f"wrote {args.out / written}")
+
+
+def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str, str]:
+    d = mesh.dim
+    if problem == "poisson":
+        u = solvers.poisson(
+            mesh, kappa=_scalar(params, "kappa"), source=_scalar(params, "source"),
+            dirichlet=_condition(params, "dirichlet"), neumann=_condition(params, "neumann"),
+            robin=_condition(params, "robin", pair=True), solver=options,
+        )  # fmt: skip
+        write_mesh(mesh, folder / "solution.vtu", point_data={"u": u})
+        return "solution.vtu", f"u in [{u.min():.4g}, {u.max():.4g}]"
+    if problem == "heat":
+        steps, dt = int(params["steps"]), float(params["dt"])
+        u = solvers.heat(
+            mesh, u0=_scalar(params, "u0"), kappa=_scalar(params, "kappa"),
+            source=_scalar(params, "source"), dirichlet=_condition(params, "dirichlet"),
+            neumann=_condition(params, "neumann"), robin=_condition(params, "robin", pair=True),
+            dt=dt, steps=steps, theta=float(params["theta"]), solver=options,
+        )  # fmt: skip
+        write_time_series(mesh, folder / "solution.pvd", np.arange(steps + 1) * dt, {"u": u})
+        return (
+            "solution.pvd",
+            f"{steps} steps of {dt}, final u in [{u[-1].min():.4g}, {u[-1].max():.4g}]",
+        )
+    E, nu, plane = _scalar(params, "E"), _scalar(params, "nu"), params["plane"]
+    body = params["body_force"]
+    displacement = solvers.elasticity(
+        mesh, E=E, nu=nu, plane=plane, dirichlet=_condition(params, "dirichlet", components=d),
+        traction=_condition(params, "traction", components=d),
+        body_force=None if body is None else parse_vector(body, "body_force"), solver=options,
+    )  # fmt: skip
+    stress = solvers.von_mises(mesh, displacement, E, nu, plane)
+    write_mesh(
+        mesh, folder / "solution.vtu",
+        point_data={"displacement": displacement, "von_mises": stress},
+    )  # fmt: skip
+    largest = np.linalg.norm(displacement, axis=1).max()
+    return "solution.vtu", f"max |u| {largest:.4g}, max von Mises {stress.max():.4g}"
+
+
+def _parameters(args: argparse.Namespace) -> dict:
+    params = dict(DEFAULTS)
+    if args.config is not None:
+        params.update(_read_config(args.config))
+    for key in DEFAULTS:
+        value = getattr(args, key, None)
+        if value is not None:
+            params[key] = _pairs_to_dict(value) if isinstance(value, list) else value
+    if params["mesh"] is None and params["geometry"] is None:
+        raise ProblemError("no domain given; expected --mesh FILE or --geometry NAME.")
+    return params
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
+        raise ProblemError(f"{path}: cannot be read as YAML ({reason}).") from None
+    if not isinstance(loaded, dict):
+        raise ProblemError(
+            f"{path}: holds {type(loaded).__name__}; expected a mapping of parameters."
+        )
+    unknown = set(loaded) - set(DEFAULTS)
+    if unknown:
+        raise ProblemError(
+            f"{path}: unknown parameter(s) {', '.join(sorted(unknown))}; "
+            f"expected some of {', '.join(DEFAULTS)}."
+        )
+    return loaded
+
+
+def _pairs_to_dict(values: list[str]) -> str | dict:
+    """['left=0', 'right=1'] -> {'left': '0', 'right': '1'}; a lone ['0'] stays '0'."""
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    pairs = {}
+    for item in values:
+        part, sep, value = item.partition("=")
+        if not sep:
+            raise ProblemError(f"'{item}' has no part name; expected PART=VALUE.")
+        pairs[part.strip()] = value
+    return pairs
+
+
+def _mesh(params: dict):
+    if params["mesh"] is not None:
+        return solvers.Mesh.read(params["mesh"])
+    name = params["geometry"]
+    if name not in GEOMETRIES:
+        raise ProblemError(
+            f"geometry '{name}' is unknown; expected one of {', '.join(GEOMETRIES)}."
+        )
+    return GEOMETRIES[name](int(params["seed"]), float(params["h"]))
+
+
+def _scalar(params: dict, key: str):
+    return parse_scalar(params[key], key)
+
+
+def _condition(params: dict, key: str, components: int = 1, pair: bool = False):
+    """A boundary condition from a value or {part: value}; vectors and Robin pairs parse
+    comma-separated components."""
+    spec = params[key]
+    if spec is None:
+        return None
+
+    def parse(value, where: str):
+        if pair:
+            items = value.split(",", 1) if isinstance(value, str) else list(value)
+            if len(items) != 2:
+                raise ProblemError(f"{where} is {value!r}; expected ALPHA,U_EXT.")
+            return (parse_scalar(items[0], where), parse_scalar(items[1], where))
+        if components > 1:
+            return parse_vector(value, where)
+        return parse_scalar(value, where)
+
+    if isinstance(spec, dict):
+        return {str(part): parse(value, f"{key} on {part}") for part, value in spec.items()}
+    return parse(spec, key)

@@ -1,0 +1,100 @@
+"""Safe formulas for coefficients and boundary values given on the command line or in YAML.
+
+"1 + x*y", "sin(pi*x) * exp(-t)" and plain numbers are accepted; anything else (attribute
+access, names other than the coordinates, t and the listed functions) is refused, and
+nothing is ever passed to eval() without being checked node by node first.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+
+import numpy as np
+
+from solvers.errors import ProblemError
+
+FUNCTIONS = {
+    name: getattr(np, name)
+    for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "arctan2", "minimum",
+                 "maximum", "sinh", "cosh", "arctan", "arcsin", "arccos", "heaviside")
+}  # fmt: skip
+CONSTANTS = {"pi": np.pi, "e": np.e}
+VARIABLES = ("x", "y", "z", "t")
+ALLOWED_NODES = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
+    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.USub, ast.UAdd,
+)  # fmt: skip
+
+Scalar = float | Callable[..., np.ndarray]
+
+
+def parse_scalar(text: str | float | int, what: str) -> Scalar:
+    """A number, or a callable f(points (P, d), t=0.0) -> (P,) for a formula in x, y, z, t."""
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise ProblemError(f"{what} is {text!r}; expected a number or a formula in x, y, z, t.")
+    if isinstance(text, int | float):
+        return float(text)
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError:
+        raise ProblemError(
+            f"{what} '{text}' is not a valid formula; expected e.g. 1 + x*y."
+        ) from None
+    for node in ast.walk(tree):
+        _check_node(node, text, what)
+        if isinstance(node, ast.Constant):
+            node.value = float(node.value)  # float powers overflow at once; int ones never end
+    code = compile(tree, f"<{what}>", "eval")
+    if not any(isinstance(n, ast.Name) and n.id in VARIABLES for n in ast.walk(tree)):
+        try:
+            with np.errstate(all="raise"):
+                return float(eval(code, {"__builtins__": {}}, {**FUNCTIONS, **CONSTANTS}))
+        except (ArithmeticError, FloatingPointError) as error:
+            raise ProblemError(f"{what} '{text}' cannot be evaluated ({error}).") from None
+
+    def formula(points: np.ndarray, t: float = 0.0) -> np.ndarray:
+        names = {"x": points[:, 0], "y": points[:, 1], "t": t}
+        names["z"] = points[:, 2] if points.shape[1] > 2 else np.zeros(len(points))
+        value = eval(code, {"__builtins__": {}}, {**FUNCTIONS, **CONSTANTS, **names})
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), (len(points),))
+
+    return formula
+
+
+def parse_vector(text: str | list | tuple, what: str) -> tuple | Callable[..., np.ndarray]:
+    """Comma-separated components, each a number, a formula, or 'free' (left unconstrained).
+
+    All-number vectors become a tuple (with None for free components); otherwise a callable
+    returning (P, components).
+    """
+    parts = text.split(",") if isinstance(text, str) else list(text)
+    components = [
+        None if str(p).strip() in ("free", "None") else parse_scalar(p, what) for p in parts
+    ]
+    if not any(callable(c) for c in components):
+        return tuple(components)
+    if any(c is None for c in components):
+        raise ProblemError(f"{what} mixes 'free' components with formulas; expected numbers there.")
+
+    def vector(points: np.ndarray, t: float = 0.0) -> np.ndarray:
+        columns = [c(points, t) if callable(c) else np.full(len(points), c) for c in components]
+        return np.column_stack(columns)
+
+    return vector
+
+
+def _check_node(node: ast.AST, text: str, what: str) -> None:
+    if not isinstance(node, ALLOWED_NODES):
+        raise ProblemError(f"{what} '{text}' uses {type(node).__name__}; expected arithmetic only.")
+    if isinstance(node, ast.Name) and node.id not in (*VARIABLES, *FUNCTIONS, *CONSTANTS):
+        raise ProblemError(
+            f"{what} '{text}' uses unknown name '{node.id}'; expected x, y, z, t, pi, e or "
+            f"one of {', '.join(FUNCTIONS)}."
+        )
+    if isinstance(node, ast.Call) and not (
+        isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS and not node.keywords
+    ):
+        raise ProblemError(f"{what} '{text}' calls something other than a listed function.")
+    if isinstance(node, ast.Constant) and not isinstance(node.value, int | float):
+        raise ProblemError(f"{what} '{text}' contains {node.value!r}; expected numbers only.")
