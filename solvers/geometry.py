@@ -83,7 +83,8 @@ def rectangle_with_holes(
     with _gmsh_model():
         occ = gmsh.model.occ
         plate = occ.addRectangle(0, 0, 0, width, height)
-        occ.cut([(2, plate)], [(2, _add_disk(hole)) for hole in holes])
+        if holes:
+            occ.cut([(2, plate)], [(2, _add_disk(hole)) for hole in holes])
         occ.synchronize()
         _tag_boundary(
             2, _box_sides(width, height, ("left", "right", "bottom", "top")), holes, "hole"
@@ -175,7 +176,9 @@ def box_with_holes(
     with _gmsh_model():
         occ = gmsh.model.occ
         box = occ.addBox(0, 0, 0, a, b, c)
-        occ.cut([(3, box)], [(3, occ.addSphere(hole.x, hole.y, hole.z, hole.rx)) for hole in holes])
+        if holes:
+            spheres = [(3, occ.addSphere(hole.x, hole.y, hole.z, hole.rx)) for hole in holes]
+            occ.cut([(3, box)], spheres)
         occ.synchronize()
         sides = []
         for axis, name, extent in ((0, "x", a), (1, "y", b), (2, "z", c)):
