@@ -32,10 +32,10 @@ def read_mesh(path: str | Path) -> Mesh:
     path = Path(path)
     if not path.is_file():
         raise MeshError(f"{path}: no such file; expected a mesh file.")
-    file_format = _format_of(path)
-    if file_format == "xdmf":
+    formats = _formats_of(path)
+    if "xdmf" in formats:
         _check_xdmf_references(path)
-    raw = _meshio_read(path, file_format)
+    raw = _meshio_read(path, formats)
     try:
         return _from_meshio(raw)
     except MeshError as error:
@@ -104,28 +104,32 @@ def write_time_series(
 
 
 # ---- reading helpers ------------------------------------------------------------------------
-def _format_of(path: Path) -> str:
+def _formats_of(path: Path) -> list[str]:
+    """meshio formats for the extension, gmsh first (.msh is also an ANSYS extension)."""
     suffixes = "".join(path.suffixes[-2:]).lower()
     for ext in (suffixes, path.suffix.lower()):
         if ext in meshio.extension_to_filetypes:
-            return meshio.extension_to_filetypes[ext][0]
+            return sorted(meshio.extension_to_filetypes[ext], key=lambda f: f != "gmsh")
     known = ", ".join(sorted(meshio.extension_to_filetypes))
     raise MeshError(f"{path}: unsupported extension '{path.suffix}'; expected one of {known}.")
 
 
-def _meshio_read(path: Path, file_format: str) -> meshio.Mesh:
-    # meshio prints its reason and calls sys.exit(1) on many malformed files: catch both.
-    captured = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-            return meshio.read(path, file_format=file_format)
-    except (Exception, SystemExit) as error:
-        detail = captured.getvalue().strip().splitlines() or [str(error) or type(error).__name__]
-        reason = detail[0].strip()[:200]
-        raise MeshError(
-            f"{path}: cannot be read as {file_format} ({reason}); "
-            "expected a complete, well-formed mesh file."
-        ) from None
+def _meshio_read(path: Path, formats: list[str]) -> meshio.Mesh:
+    """The first format that reads; else MeshError with the first format's reason."""
+    reasons = []
+    for file_format in formats:
+        # meshio prints its reason and calls sys.exit(1) on many malformed files: catch both.
+        captured = io.StringIO()
+        try:
+            with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+                return meshio.read(path, file_format=file_format)
+        except (Exception, SystemExit) as error:
+            lines = captured.getvalue().strip().splitlines() or [str(error) or type(error).__name__]
+            reasons.append(lines[0].strip()[:200])
+    raise MeshError(
+        f"{path}: cannot be read as {' or '.join(formats)} ({reasons[0]}); "
+        "expected a complete, well-formed mesh file."
+    )
 
 
 def _check_xdmf_references(path: Path) -> None:
@@ -146,10 +150,11 @@ def _from_meshio(raw: meshio.Mesh) -> Mesh:
     volume_types = types - LOWER_DIMENSIONAL
     if not volume_types:
         raise MeshError("contains no triangles or tetrahedra (the file parsed to no cells)")
-    if volume_types - {"triangle", "tetra"}:
-        unsupported = ", ".join(sorted(volume_types - {"triangle", "tetra"}))
+    unsupported = volume_types - {"triangle", "tetra"}
+    if unsupported:
+        what = "mixes cell types" if volume_types - unsupported else "has unsupported cell type(s)"
         raise MeshError(
-            f"has unsupported cell type(s) {unsupported}; expected linear triangles (2D) "
+            f"{what} {', '.join(sorted(volume_types))}; expected linear triangles (2D) "
             "or linear tetrahedra (3D) only"
         )
     dim = 3 if "tetra" in types else 2

@@ -8,6 +8,7 @@ nothing is ever passed to eval() without being checked node by node first.
 from __future__ import annotations
 
 import ast
+import numbers
 from collections.abc import Callable
 
 import numpy as np
@@ -31,9 +32,9 @@ Scalar = float | Callable[..., np.ndarray]
 
 def parse_scalar(text: str | float | int, what: str) -> Scalar:
     """A number, or a callable f(points (P, d), t=0.0) -> (P,) for a formula in x, y, z, t."""
-    if isinstance(text, bool) or not isinstance(text, str | int | float):
+    if isinstance(text, bool) or not isinstance(text, str | numbers.Real):
         raise ProblemError(f"{what} is {text!r}; expected a number or a formula in x, y, z, t.")
-    if isinstance(text, int | float):
+    if isinstance(text, numbers.Real):
         return float(text)
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -63,12 +64,22 @@ def parse_scalar(text: str | float | int, what: str) -> Scalar:
 
 
 def parse_vector(text: str | list | tuple, what: str) -> tuple | Callable[..., np.ndarray]:
-    """Comma-separated components, each a number, a formula, or 'free' (left unconstrained).
+    """Comma-separated components, each a number, a formula, or 'free' (left unconstrained);
+    a single value applies to every component.
 
     All-number vectors become a tuple (with None for free components); otherwise a callable
     returning (P, components).
     """
-    parts = text.split(",") if isinstance(text, str) else list(text)
+    parts = (
+        text.split(",")
+        if isinstance(text, str)
+        else list(text)
+        if isinstance(text, list | tuple)
+        else [text]
+    )
+    if len(parts) == 1:  # one value for every component
+        single = parse_scalar(parts[0], what)
+        return single if not callable(single) else lambda p, t=0.0: single(p, t)[:, None]
     components = [
         None if str(p).strip() in ("free", "None") else parse_scalar(p, what) for p in parts
     ]
