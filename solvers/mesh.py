@@ -34,14 +34,16 @@ class Mesh:
     boundary_parts: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        points, cells, parts = _validated(self.points, self.cells, self.boundary_parts)
+        points, cells, parts, volumes = _validated(self.points, self.cells, self.boundary_parts)
+        cells = _oriented(cells, volumes)
         points, cells, parts = _without_orphans(points, cells, parts)
-        cells = _oriented(points, cells)
-        for array in (points, cells, *parts.values()):
+        volumes = np.abs(volumes)
+        for array in (points, cells, volumes, *parts.values()):
             array.setflags(write=False)
         object.__setattr__(self, "points", points)
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "boundary_parts", parts)
+        self.__dict__["cell_volumes"] = volumes  # computed during validation: seed the cache
 
     # ---- construction and output -------------------------------------------------------
     @classmethod
@@ -106,8 +108,8 @@ class Mesh:
     # ---- geometry ------------------------------------------------------------------------
     @cached_property
     def cell_volumes(self) -> np.ndarray:
-        """(M,) areas in 2D, volumes in 3D."""
-        return _signed_volumes(self.points, self.cells)
+        """(M,) areas in 2D, volumes in 3D (set by the constructor)."""
+        return np.abs(_signed_volumes(self.points, self.cells))
 
     @cached_property
     def cell_sizes(self) -> np.ndarray:
@@ -121,7 +123,8 @@ class Mesh:
 
 
 # ---- validation helpers (module-private) ------------------------------------------------
-def _validated(points, cells, parts) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+def _validated(points, cells, parts):
+    """Checked (points, cells, parts) and the signed cell volumes."""
     points = np.array(points, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] not in (2, 3) or len(points) == 0:
         raise MeshError(f"points have shape {points.shape}; expected (N, 2) or (N, 3) with N > 0.")
@@ -145,15 +148,15 @@ def _validated(points, cells, parts) -> tuple[np.ndarray, np.ndarray, dict[str, 
         facets = np.array(facets, dtype=np.int64).reshape(-1, d)
         _check_index_range(facets, len(points), f"boundary part '{name}' facet")
         out_parts[str(name)] = facets
-    volumes = np.abs(_signed_volumes(points, cells))
-    degenerate = volumes <= DEGENERATE_RELATIVE_VOLUME * _longest_edges(points, cells) ** d
+    volumes = _signed_volumes(points, cells)
+    degenerate = np.abs(volumes) <= DEGENERATE_RELATIVE_VOLUME * _longest_edges(points, cells) ** d
     if degenerate.any():
         what = "area" if d == 2 else "volume"
         raise MeshError(
             f"{degenerate.sum()} cell(s) have zero {what} (first: cell "
             f"{np.flatnonzero(degenerate)[0]}); expected non-degenerate cells."
         )
-    return points, cells, out_parts
+    return points, cells, out_parts, volumes
 
 
 def _check_index_range(indices: np.ndarray, n: int, what: str) -> None:
@@ -185,8 +188,8 @@ def _without_orphans(points, cells, parts):
     return points[used], new_index[cells], new_parts
 
 
-def _oriented(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
-    negative = _signed_volumes(points, cells) < 0
+def _oriented(cells: np.ndarray, signed_volumes: np.ndarray) -> np.ndarray:
+    negative = signed_volumes < 0
     if negative.any():
         cells = cells.copy()
         cells[negative, 0], cells[negative, 1] = cells[negative, 1], cells[negative, 0].copy()
