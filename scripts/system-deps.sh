@@ -9,9 +9,10 @@ declare -A lib_for_pkg=(
   [libgl1-mesa-dri]=swrast_dri.so [libegl-mesa0]=libEGL_mesa.so.0
 )
 missing=()
+known=$(ldconfig -p 2>/dev/null || true)  # read once: grep -q on a pipe trips pipefail
 for pkg in "${!lib_for_pkg[@]}"; do
   lib=${lib_for_pkg[$pkg]}
-  if ! ldconfig -p | grep -q "$lib" && ! find /usr/lib -name "$lib" -print -quit 2>/dev/null | grep -q .; then
+  if ! grep -qF "$lib" <<<"$known" && [ -z "$(find /usr/lib -name "$lib" -print -quit 2>/dev/null)" ]; then
     missing+=("$pkg")
   fi
 done

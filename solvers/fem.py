@@ -7,7 +7,6 @@ Every routine works on all cells at once (no Python loop over cells); local matr
 from __future__ import annotations
 
 from collections.abc import Callable
-from math import factorial
 
 import numpy as np
 import scipy.sparse as sp
@@ -144,7 +143,3 @@ def checked_array(value, shape: tuple[int, ...], name: str) -> np.ndarray:
             f"{name} has {bad.sum()} NaN or infinite value(s); expected finite numbers."
         )
     return array
-
-
-def reference_volume(dim: int) -> float:
-    return 1.0 / factorial(dim)

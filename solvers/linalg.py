@@ -17,8 +17,8 @@ import scipy.sparse.linalg as spla
 from solvers.errors import ProblemError, SolverError
 
 # "auto" uses SuperLU up to this many unknowns and AMG-preconditioned CG above. Measured on
-# 2 cores (benchmarks/solver_scaling.py): at 100k 2D unknowns AMG is already ~2x faster than
-# SuperLU, and 3D fill-in makes direct solves costly earlier.
+# 2 cores (benchmarks/solver_scaling.py, setup + solve): 2D 10k 0.04 s direct vs 0.03 s AMG,
+# 2D 100k 1.1 s vs 0.24 s; 3D 100k 107 s vs 0.63 s (fill-in makes direct costly earlier).
 DIRECT_MAX_UNKNOWNS = {2: 50_000, 3: 20_000}
 METHODS = ("auto", "direct", "amg")
 

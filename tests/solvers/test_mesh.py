@@ -91,6 +91,10 @@ BAD_FILES = {
         lambda d: _text(d, "a.msh", "$MeshFormat\n2.2 0 8\n"),
         "cannot be read|no cells",
     ),
+    "parses to nothing": (
+        lambda d: _text(d, "header.msh", "$MeshFormat\n2.2 0 8\n$EndMeshFormat\n"),
+        "parsed to no cells",
+    ),
     "empty file": (lambda d: _text(d, "e.vtu", b""), "cannot be read"),
     "garbage": (lambda d: _text(d, "g.vtu", b"\x00\xffnot xml"), "cannot be read"),
     "quads": (
