@@ -48,10 +48,13 @@ def write_mesh(
     """Write mesh and fields in the format of the path's extension, atomically.
 
     Point fields are (N,) or (N, k); 2-component vectors are padded to 3 so ParaView draws
-    them as glyphs. Boundary parts are written as facet blocks with gmsh physical tags in
-    formats that carry them (.msh).
+    them as glyphs. .msh output holds the mesh and its boundary parts (facet blocks with gmsh
+    physical tags) and no fields.
     """
     path = Path(path)
+    if path.suffix == ".msh" and (point_data or cell_data):
+        # meshio 5.3 writes numpy-2 scalars as "np.float64(...)" into .msh data sections
+        raise ValueError(f"{path}: .msh output holds the mesh and its parts; write fields to .vtu.")
     points = _as_3d(mesh.points)
     point_data = {
         name: _vtk_field(mesh, name, values) for name, values in (point_data or {}).items()

@@ -55,6 +55,19 @@ def test_write_read_round_trip(tmp_path, suffix):
             np.testing.assert_array_equal(back.boundary_parts[name], facets)
 
 
+def test_vtu_carries_point_and_cell_fields_msh_refuses_them(tmp_path):
+    mesh = unit_square(0.3)
+    mesh.write(
+        tmp_path / "f.vtu", point_data={"v": mesh.points}, cell_data={"a": mesh.cell_volumes}
+    )
+    written = meshio.read(tmp_path / "f.vtu")
+    np.testing.assert_allclose(written.point_data["v"][:, :2], mesh.points)  # padded to 3D
+    np.testing.assert_allclose(written.cell_data["a"][0], mesh.cell_volumes)
+    with pytest.raises(ValueError, match=r"write fields to \.vtu"):
+        mesh.write(tmp_path / "f.msh", cell_data={"a": mesh.cell_volumes})
+    assert not (tmp_path / "f.msh").exists()
+
+
 def test_time_series_names_every_step(tmp_path):
     mesh = unit_square(0.3)
     u = np.random.default_rng(0).random((3, mesh.num_nodes))
