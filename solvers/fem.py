@@ -32,9 +32,13 @@ def barycentric_gradients(mesh: Mesh) -> np.ndarray:
             grads[:, a, 0] = (y[:, b] - y[:, c]) / det
             grads[:, a, 1] = (x[:, c] - x[:, b]) / det
         return grads
-    edges = points[cells[:, 1:]] - points[cells[:, :1]]  # (M, 3, 3): rows are edge vectors
-    grads[:, 1:, :] = np.linalg.inv(edges).transpose(0, 2, 1)  # grad lambda_k: column k of inv
-    grads[:, 0, :] = -grads[:, 1:, :].sum(axis=1)
+    # Columns of the inverse edge matrix are e2 x e3, e3 x e1, e1 x e2 over det: cheaper than
+    # a batched np.linalg.inv, which calls LAPACK once per cell.
+    e1, e2, e3 = (points[cells[:, k]] - points[cells[:, 0]] for k in (1, 2, 3))
+    c23, c31, c12 = np.cross(e2, e3), np.cross(e3, e1), np.cross(e1, e2)
+    det = np.einsum("mi,mi->m", e1, c23)[:, None]
+    grads[:, 1], grads[:, 2], grads[:, 3] = c23 / det, c31 / det, c12 / det
+    grads[:, 0] = -(grads[:, 1] + grads[:, 2] + grads[:, 3])
     return grads
 
 
