@@ -1,0 +1,1 @@
+"""Networks: generic (features in, features out) and unaware of the physics."""

@@ -1,0 +1,141 @@
+"""Multigrid Graph U-Net: message passing on every level of a precomputed mesh hierarchy.
+
+    encode -> [blocks -> pool] x (L-1) -> blocks at the coarsest level
+           -> [lift -> concat skip -> blocks] x (L-1) -> decode
+
+Edge features (relative position and length, through a learned normaliser) are encoded
+and updated at every level. With one level this is the flat MeshGraphNet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from surrogate.graph import MeshGraph
+from surrogate.nn.layers import OnlineNormalizer, mlp
+from surrogate.nn.message_passing import GraphNetBlock
+from surrogate.nn.pooling import LearnedAssignment, lift, reduce
+
+ASSIGNMENTS = ("hard", "learned")
+
+
+@dataclass
+class UNetConfig:
+    """Plain numbers and strings only, so a checkpoint can store it safely.
+
+    blocks: message-passing blocks per level, finest first; the same count runs on the way
+        down and on the way up (the coarsest level runs once). len(blocks) is the number of
+        levels the data's hierarchy must have.
+    """
+
+    in_dim: int
+    out_dim: int
+    dim: int = 2
+    latent: int = 128
+    blocks: list[int] = field(default_factory=lambda: [1, 2, 2, 4])
+    mlp_layers: int = 2
+    assignment: str = "hard"
+    checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        if self.assignment not in ASSIGNMENTS:
+            raise ValueError(
+                f"assignment '{self.assignment}' is unknown; expected one of {ASSIGNMENTS}."
+            )
+        if not self.blocks or min(self.blocks) < 1:
+            raise ValueError(f"blocks is {self.blocks}; expected at least one block per level.")
+
+
+class MultigridUNet(nn.Module):
+    def __init__(self, config: UNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        c, levels = config.latent, len(config.blocks)
+        self.node_encoder = mlp(config.in_dim, c, c, config.mlp_layers)
+        self.edge_normalizers = nn.ModuleList(
+            OnlineNormalizer(config.dim + 1) for _ in range(levels)
+        )
+        self.edge_encoders = nn.ModuleList(
+            mlp(config.dim + 1, c, c, config.mlp_layers) for _ in range(levels)
+        )
+        block = lambda: GraphNetBlock(c, config.mlp_layers)  # noqa: E731
+        self.down = nn.ModuleList(
+            nn.ModuleList(block() for _ in range(n)) for n in config.blocks[:-1]
+        )
+        self.bottom = nn.ModuleList(block() for _ in range(config.blocks[-1]))
+        self.up = nn.ModuleList(
+            nn.ModuleList(block() for _ in range(n)) for n in config.blocks[:-1]
+        )
+        self.merge = nn.ModuleList(nn.Linear(2 * c, c) for _ in config.blocks[:-1])
+        self.assign = nn.ModuleList(
+            LearnedAssignment(c, config.dim)
+            for _ in config.blocks[:-1]
+            if config.assignment == "learned"
+        )
+        self.decoder = mlp(c, config.out_dim, c, config.mlp_layers, layer_norm=False)
+
+    @property
+    def num_levels(self) -> int:
+        return len(self.config.blocks)
+
+    def forward(self, data: MeshGraph) -> torch.Tensor:
+        """(N, out_dim) per-node outputs for node features data.x (N, in_dim)."""
+        self._check_levels(data)
+        edges = [self._encode_edges(data, l) for l in range(self.num_levels)]
+        h = self.node_encoder(data.x)
+        skips, assignments = [], []
+        for l, blocks in enumerate(self.down):
+            h, edges[l] = self._run(blocks, h, edges[l], data.level(l)[1])
+            skips.append(h)
+            index, weight = self._assignment(data, l, h)
+            assignments.append((index, weight))
+            h = reduce(h, index, weight, data.level_size(l + 1))
+        h, edges[-1] = self._run(self.bottom, h, edges[-1], data.level(self.num_levels - 1)[1])
+        for l in reversed(range(self.num_levels - 1)):
+            h = lift(h, *assignments[l])
+            h = self.merge[l](torch.cat([h, skips[l]], dim=1))
+            h, edges[l] = self._run(self.up[l], h, edges[l], data.level(l)[1])
+        return self.decoder(h)
+
+    def _encode_edges(self, data: MeshGraph, l: int) -> torch.Tensor:
+        return self.edge_encoders[l](self.edge_normalizers[l](data.level(l)[2]))
+
+    def _run(self, blocks, h, e, edge_index):
+        for block in blocks:
+            if self.config.checkpoint and torch.is_grad_enabled():
+                h, e = checkpoint(block, h, e, edge_index, use_reentrant=False)
+            else:
+                h, e = block(h, e, edge_index)
+        return h, e
+
+    def _assignment(self, data: MeshGraph, l: int, h: torch.Tensor):
+        if self.config.assignment == "hard":
+            index = data[f"cluster_{l}"].unsqueeze(1)
+            return index, torch.ones(index.shape, dtype=h.dtype, device=h.device)
+        candidates = data[f"candidates_{l}"]
+        scale = self.edge_normalizers[l + 1].std[-1].to(h.dtype)  # typical coarse edge length
+        weight = self.assign[l](h, data.level(l)[0], data.level(l + 1)[0], candidates, scale)
+        return candidates, weight
+
+    def _check_levels(self, data: MeshGraph) -> None:
+        levels = torch.as_tensor(data["num_levels"])  # an int, or one per graph in a batch
+        if not bool((levels == self.num_levels).all()):
+            raise ValueError(
+                f"the graph has {levels.tolist()} hierarchy level(s) but the network expects "
+                f"{self.num_levels}; build the hierarchy with num_levels={self.num_levels}."
+            )
+
+
+def meshgraphnet(
+    in_dim: int, out_dim: int, dim: int = 2, latent: int = 128, blocks: int = 15
+) -> MultigridUNet:
+    """The flat MeshGraphNet baseline (Pfaff et al. 2021): one level, `blocks` processor steps."""
+    return MultigridUNet(UNetConfig(in_dim, out_dim, dim, latent, [blocks]))
+
+
+def config_dict(model: MultigridUNet) -> dict:
+    return asdict(model.config)
