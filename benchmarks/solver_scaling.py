@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import resource
-import subprocess
-import sys
 import time
-from datetime import date
-from pathlib import Path
 
 import numpy as np
+from _common import OUT, machine, peak_gb, run_child
 
 # name -> (dimension, gmsh target size h); h calibrated for the node counts in the names.
 CASES = {"10k": (2, 0.0107), "100k": (2, 0.0034), "1M": (2, 0.00107), "3d-100k": (3, 0.0202)}
-OUT = Path("runs/benchmarks")
 
 
 def main() -> None:
@@ -40,28 +34,15 @@ def main() -> None:
     for case in args.sizes:
         (OUT / f"mesh-{case}.npz").unlink(missing_ok=True)  # time gmsh in every run
         for method in ("amg", "direct"):
-            rows.append(run_child(case, method, args.timeout))
+            record = {"case": case, "method": method}
+            rows.append(run_child(__file__, [case, method], args.timeout, record))
             print(_row(rows[-1]), flush=True)
-    header = (
-        f"Machine: {platform.machine()}, {_cpu()} ({_cores()} cores), Python "
-        f"{platform.python_version()}, {date.today()}"
-    )
+    header = f"Machine: {machine()}"
     print(f"\n{header}\n\n{TABLE_HEAD}\n" + "\n".join(_row(r) for r in rows))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "solver_scaling.json").write_text(
         json.dumps({"machine": header, "rows": rows}, indent=1)
     )
-
-
-def run_child(case: str, method: str, timeout: float) -> dict:
-    command = [sys.executable, __file__, "--child", case, method]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=True)
-        return json.loads(done.stdout.strip().splitlines()[-1])
-    except subprocess.TimeoutExpired:
-        return {"case": case, "method": method, "failed": f"over {timeout:.0f} s"}
-    except subprocess.CalledProcessError as error:
-        return {"case": case, "method": method, "failed": error.stderr.strip().splitlines()[-1]}
 
 
 def run_case(case: str, method: str) -> dict:
@@ -82,7 +63,7 @@ def run_case(case: str, method: str) -> dict:
         record["mesh_generation_s"] = time.perf_counter() - started
         OUT.mkdir(parents=True, exist_ok=True)
         np.savez(cache, points=mesh.points, cells=mesh.cells)
-    record.update(nodes=mesh.num_nodes, cells=mesh.num_cells, peak_mesh_gb=_peak_gb())
+    record.update(nodes=mesh.num_nodes, cells=mesh.num_cells, peak_mesh_gb=peak_gb())
 
     t = time.perf_counter()
     matrix, rhs = stiffness(mesh), load_vector(mesh, 1.0)
@@ -99,7 +80,7 @@ def run_case(case: str, method: str) -> dict:
     residual = rhs[free] - matrix[free] @ u
     record["relative_residual"] = float(np.linalg.norm(residual) / np.linalg.norm(rhs[free]))
     record["max_u"] = float(u.max())
-    record["peak_gb"] = _peak_gb()
+    record["peak_gb"] = peak_gb()
     return record
 
 
@@ -119,26 +100,6 @@ def _row(r: dict) -> str:
         f"| {r['setup_s']:.2f} | {r['solve_s']:.2f} | {total:.2f} | {r['relative_residual']:.1e} "
         f"| {r['peak_gb']:.2f} |"
     )
-
-
-def _peak_gb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # Linux: KiB
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0))
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -122,10 +122,11 @@ class MultigridUNet(nn.Module):
         return candidates, weight
 
     def _check_levels(self, data: MeshGraph) -> None:
+        # A deeper hierarchy is fine: its first levels are the shallower one.
         levels = torch.as_tensor(data["num_levels"])  # an int, or one per graph in a batch
-        if not bool((levels == self.num_levels).all()):
+        if not bool((levels >= self.num_levels).all()):
             raise ValueError(
-                f"the graph has {levels.tolist()} hierarchy level(s) but the network expects "
+                f"the graph has {levels.tolist()} hierarchy level(s) but the network needs "
                 f"{self.num_levels}; build the hierarchy with num_levels={self.num_levels}."
             )
 

@@ -103,7 +103,7 @@ def test_activation_checkpointing_gives_the_same_gradients(plate):
 
 
 def test_hierarchy_depth_mismatch_is_refused(plate):
-    with pytest.raises(ValueError, match="expects 3"):
+    with pytest.raises(ValueError, match="needs 3"):
         network()(mesh_graph(plate, np.zeros((plate.num_nodes, 3)), num_levels=2))
 
 

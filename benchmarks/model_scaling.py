@@ -1,0 +1,151 @@
+"""Network scaling: forward and forward+backward time and peak memory against mesh size for
+the multigrid U-Net and its baselines, side by side in one run, plus hierarchy build time.
+
+Meshes: gmsh unit squares of about 10k, 100k and 1M nodes (cached in runs/benchmarks/).
+Models at latent 128: the U-Net (blocks [1, 2, 2, 4], hard assignment), the flat
+MeshGraphNet (15 blocks; within 5% of the U-Net's parameter count), PyG GraphUNet (TopK)
+and a dense DiffPool U-Net. Each (model, mesh, mode) runs in a fresh process, so peak
+resident memory is its own. CPU, fp32, all cores torch uses by default.
+
+    python benchmarks/model_scaling.py [--sizes 10k 100k 1M] [--models unet mgn topk diffpool]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import numpy as np
+from _common import OUT, machine, peak_gb, run_child
+
+SIZES = {"10k": 0.0107, "100k": 0.0034, "1M": 0.00107}
+MODELS = ("unet", "mgn", "topk", "diffpool")
+REPEATS = {"10k": 3, "100k": 2, "1M": 1}
+# Not run on a 24 GB machine, with the reason (memory measured at 10k grows linearly).
+SKIP = {
+    ("diffpool", "100k", "forward"): "dense N x N adjacency alone is 40 GB (fp32)",
+    ("diffpool", "100k", "train"): "dense N x N adjacency alone is 40 GB (fp32)",
+    ("diffpool", "1M", "forward"): "dense N x N adjacency alone is 4 TB (fp32)",
+    ("mgn", "100k", "train"): "about 45 GB of activations (4.5 GB measured at 10k)",
+}
+IN_DIM, OUT_DIM, LATENT = 4, 2, 128
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=list(SIZES), choices=list(SIZES))
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    parser.add_argument(
+        "--modes", nargs="+", default=["forward", "train"], choices=["forward", "train"]
+    )
+    parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument(
+        "--child", nargs=3, metavar=("MODEL", "SIZE", "MODE"), help=argparse.SUPPRESS
+    )
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(*args.child)))
+        return
+    rows = []
+    for size in args.sizes:
+        for model in args.models:
+            for mode in args.modes:
+                record = {"model": model, "size": size, "mode": mode}
+                if mode == "train" and size == "1M":
+                    record["failed"] = "not run: fp32 activations for backward exceed 24 GB"
+                elif (model, size, mode) in SKIP:
+                    record["failed"] = f"not run: {SKIP[(model, size, mode)]}"
+                else:
+                    record = run_child(__file__, [model, size, mode], args.timeout, record)
+                rows.append(record)
+                print(_row(record), flush=True)
+    print(f"\nMachine: {machine()}\n\n{HEAD}\n" + "\n".join(_row(r) for r in rows))
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "model_scaling.json").write_text(
+        json.dumps({"machine": machine(), "rows": rows}, indent=1)
+    )
+
+
+def measure(model_name: str, size: str, mode: str) -> dict:
+    import torch
+
+    from surrogate.graph import graph_from_hierarchy, mesh_edge_index
+    from surrogate.pooling.hierarchy import build_hierarchy
+
+    mesh = _mesh(size)
+    record = {"model": model_name, "size": size, "mode": mode, "nodes": mesh.num_nodes}
+
+    started = time.perf_counter()
+    hierarchy = build_hierarchy(mesh.points, mesh_edge_index(mesh), num_levels=4)
+    record["hierarchy_s"] = time.perf_counter() - started
+    x = np.random.default_rng(0).normal(size=(mesh.num_nodes, IN_DIM))
+    data = graph_from_hierarchy(hierarchy, x)
+    del hierarchy
+    torch.manual_seed(0)
+    model = _model(model_name)
+    record["parameters"] = sum(p.numel() for p in model.parameters())
+    times = []
+    for _ in range(REPEATS[size] + (1 if size != "1M" else 0)):  # first run warms up
+        started = time.perf_counter()
+        if mode == "forward":
+            model.eval()
+            with torch.no_grad():
+                model(data)
+        else:
+            model.train()
+            model.zero_grad()
+            model(data).square().mean().backward()
+        times.append(time.perf_counter() - started)
+    timed = times[1:] if len(times) > 1 else times
+    record["time_s"] = statistics.median(timed)
+    record["us_per_node"] = record["time_s"] / mesh.num_nodes * 1e6
+    record["peak_gb"] = peak_gb()
+    return record
+
+
+def _mesh(size: str):
+    from solvers import Mesh, geometry
+
+    cache = OUT / f"mesh-{size}.npz"
+    if cache.exists():
+        with np.load(cache, allow_pickle=False) as data:
+            return Mesh(data["points"], data["cells"])
+    mesh = geometry.rectangle_with_holes(holes=[], h=SIZES[size])
+    OUT.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, points=mesh.points, cells=mesh.cells)
+    return mesh
+
+
+def _model(name: str):
+    from surrogate.nn.baselines import DenseDiffPoolUNet, TopKGraphUNet
+    from surrogate.nn.unet import MultigridUNet, UNetConfig, meshgraphnet
+
+    if name == "unet":
+        return MultigridUNet(UNetConfig(IN_DIM, OUT_DIM, latent=LATENT, blocks=[1, 2, 2, 4]))
+    if name == "mgn":
+        return meshgraphnet(IN_DIM, OUT_DIM, latent=LATENT, blocks=15)
+    if name == "topk":
+        return TopKGraphUNet(IN_DIM, OUT_DIM, latent=LATENT, depth=4)
+    return DenseDiffPoolUNet(IN_DIM, OUT_DIM, latent=LATENT)
+
+
+HEAD = (
+    "| model | mesh | mode | nodes | parameters | hierarchy s | time s | µs/node | peak GB |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def _row(r: dict) -> str:
+    if "failed" in r:
+        return f"| {r['model']} | {r['size']} | {r['mode']} | | | | {r['failed']} | | |"
+    return (
+        f"| {r['model']} | {r['size']} | {r['mode']} | {r['nodes']:,} | {r['parameters']:,} "
+        f"| {r['hierarchy_s']:.2f} | {r['time_s']:.2f} | {r['us_per_node']:.1f} "
+        f"| {r['peak_gb']:.2f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
