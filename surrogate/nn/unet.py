@@ -17,7 +17,7 @@ from torch.utils.checkpoint import checkpoint
 
 from surrogate.graph import MeshGraph
 from surrogate.nn.layers import OnlineNormalizer, mlp
-from surrogate.nn.message_passing import GraphNetBlock
+from surrogate.nn.message_passing import GraphNetBlock, chunked
 from surrogate.nn.pooling import LearnedAssignment, lift, reduce
 
 ASSIGNMENTS = ("hard", "learned")
@@ -102,7 +102,8 @@ class MultigridUNet(nn.Module):
         return self.decoder(h)
 
     def _encode_edges(self, data: MeshGraph, l: int) -> torch.Tensor:
-        return self.edge_encoders[l](self.edge_normalizers[l](data.level(l)[2]))
+        normalized = self.edge_normalizers[l](data.level(l)[2])
+        return chunked(self.edge_encoders[l], normalized, self.config.latent)
 
     def _run(self, blocks, h, e, edge_index):
         for block in blocks:
