@@ -87,7 +87,7 @@ def measure(model_name: str, size: str, mode: str) -> dict:
     model = _model(model_name)
     record["parameters"] = sum(p.numel() for p in model.parameters())
     times = []
-    for _ in range(REPEATS[size] + (1 if size != "1M" else 0)):  # first run warms up
+    for _ in range(REPEATS[size] + 1):  # the first run warms up (allocator, caches)
         started = time.perf_counter()
         if mode == "forward":
             model.eval()
@@ -98,8 +98,7 @@ def measure(model_name: str, size: str, mode: str) -> dict:
             model.zero_grad()
             model(data).square().mean().backward()
         times.append(time.perf_counter() - started)
-    timed = times[1:] if len(times) > 1 else times
-    record["time_s"] = statistics.median(timed)
+    record["time_s"] = statistics.median(times[1:])
     record["us_per_node"] = record["time_s"] / mesh.num_nodes * 1e6
     record["peak_gb"] = peak_gb()
     return record
