@@ -29,3 +29,4 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/solver_scaling.py
+	$(BIN)/python benchmarks/model_scaling.py
