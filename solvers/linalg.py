@@ -95,11 +95,6 @@ def _amg_hierarchy(matrix: sp.csr_matrix, near_nullspace: np.ndarray | None):
     )
 
 
-def solve(matrix: sp.sparray, rhs: np.ndarray, options: SolverOptions = SolverOptions(), **kw):
-    """Solve an SPD system once; see factorize for the arguments."""
-    return factorize(matrix, options, **kw)(rhs)
-
-
 def _amg_cg(matrix, hierarchy, rhs: np.ndarray, options: SolverOptions) -> np.ndarray:
     norm_b = np.linalg.norm(rhs)
     if norm_b == 0:

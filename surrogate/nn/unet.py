@@ -9,7 +9,7 @@ and updated at every level. With one level this is the flat MeshGraphNet.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -137,7 +137,3 @@ def meshgraphnet(
 ) -> MultigridUNet:
     """The flat MeshGraphNet baseline (Pfaff et al. 2021): one level, `blocks` processor steps."""
     return MultigridUNet(UNetConfig(in_dim, out_dim, dim, latent, [blocks]))
-
-
-def config_dict(model: MultigridUNet) -> dict:
-    return asdict(model.config)
