@@ -76,12 +76,8 @@ def mass(mesh: Mesh) -> sp.csr_array:
 
 def load_vector(mesh: Mesh, source: Field, name: str = "source") -> np.ndarray:
     """(N,) vector (f, v): exact for per-cell constants and for P1 (per-node) fields."""
-    if is_cell_array(mesh, source):
-        values = checked_array(source, (mesh.num_cells,), name)
-        share = values * mesh.cell_volumes / (mesh.dim + 1)
-        return np.bincount(mesh.cells.ravel(), np.repeat(share, mesh.dim + 1), mesh.num_nodes)
-    if np.isscalar(source):
-        share = np.full(mesh.num_cells, float(source)) * mesh.cell_volumes / (mesh.dim + 1)
+    if np.isscalar(source) or is_cell_array(mesh, source):  # constant on each cell
+        share = cell_values(mesh, source, name) * mesh.cell_volumes / (mesh.dim + 1)
         return np.bincount(mesh.cells.ravel(), np.repeat(share, mesh.dim + 1), mesh.num_nodes)
     return mass(mesh) @ node_values(mesh, source, name)
 

@@ -52,7 +52,8 @@ def heat(
             diffusion_load(mesh, source, neumann, robin, t_next) if time_dependent else load_now
         )
         rhs = explicit @ trajectory[n] + dt * (theta * load_next + (1 - theta) * load_now)
-        _, values = dirichlet_dofs(mesh, dirichlet, t=t_next)
+        if _has_callable(dirichlet):
+            _, values = dirichlet_dofs(mesh, dirichlet, t=t_next)
         trajectory[n + 1] = system.solve(rhs, values)
         load_now = load_next
     return trajectory
