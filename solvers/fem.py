@@ -143,3 +143,23 @@ def checked_array(value, shape: tuple[int, ...], name: str) -> np.ndarray:
             f"{name} has {bad.sum()} NaN or infinite value(s); expected finite numbers."
         )
     return array
+
+
+def point_values(mesh: Mesh, values: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """P1 interpolation of nodal values (N, ...) at points (P, d) inside the mesh (points on
+    the boundary included); a point outside every cell raises ProblemError.
+
+    Each point is located by its barycentric coordinates in every cell: O(P M), meant for
+    a few probe points.
+    """
+    grads = barycentric_gradients(mesh)
+    origin = mesh.points[mesh.cells[:, 0]]
+    out = []
+    for point in np.atleast_2d(points):
+        lam = np.einsum("mkd,md->mk", grads[:, 1:], point - origin)
+        lam = np.concatenate([1 - lam.sum(axis=1, keepdims=True), lam], axis=1)
+        cell = int(np.argmax(lam.min(axis=1)))
+        if lam[cell].min() < -1e-9:
+            raise ProblemError(f"point {point.tolist()} is outside the mesh.")
+        out.append(np.tensordot(lam[cell], values[mesh.cells[cell]], axes=1))
+    return np.array(out)

@@ -14,9 +14,11 @@ from solvers import geometry
 from solvers.atomic import atomic_folder
 from solvers.errors import ProblemError
 from solvers.mesh_io import write_mesh, write_time_series
+from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
+from solvers.taylor_hood import require_triangles
 from surrogate.expressions import parse_scalar, parse_vector
 
-PROBLEMS = ("poisson", "heat", "elasticity")
+PROBLEMS = ("poisson", "heat", "elasticity", "navier_stokes")
 GEOMETRIES = {
     "rectangle_with_holes": lambda seed, h: geometry.rectangle_with_holes(seed=seed, h=h),
     "channel_with_obstacle": lambda seed, h: geometry.channel_with_obstacle(h=h),
@@ -32,6 +34,7 @@ DEFAULTS = {
     "u0": 0.0, "dt": 0.01, "steps": 20, "theta": 1.0,
     "E": 1.0, "nu": 0.3, "plane": "strain", "traction": None, "body_force": None,
     "solver": "auto", "rtol": 1e-8,
+    "viscosity": 1e-3, "force_part": None, "max_cfl": 2.0, "inflow_peak": 1.5,
 }  # fmt: skip
 
 
@@ -39,10 +42,13 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "solve",
         help="run the finite-element reference solver",
-        description="Solve poisson, heat or elasticity on a mesh file or a generated geometry "
-        "and write .vtu (steady) or .pvd + .vtu per step (transient). Values are numbers or "
-        "formulas in x, y, z, t such as 'sin(pi*x)*exp(-t)'; boundary conditions are "
-        "PART=VALUE (repeatable) or VALUE for the whole boundary.",
+        description="Solve poisson, heat, elasticity or navier_stokes (2D) on a mesh file or a "
+        "generated geometry and write .vtu (steady) or .pvd + .vtu per step (transient). "
+        "Values are numbers or formulas in x, y, z, t such as 'sin(pi*x)*exp(-t)'; boundary "
+        "conditions are PART=VALUE (repeatable) or VALUE for the whole boundary. For "
+        "navier_stokes, --dirichlet gives velocities (VX,VY) and every other part is a "
+        "do-nothing outflow; without it, a channel's inlet gets a parabolic profile of peak "
+        "--inflow-peak and its walls and obstacle no-slip.",
     )
     p.add_argument("problem", choices=PROBLEMS)
     where = p.add_mutually_exclusive_group()
@@ -63,6 +69,14 @@ def add_parser(subparsers) -> None:
     p.add_argument("--plane", choices=("strain", "stress"))
     p.add_argument("--solver", choices=solvers.linalg.METHODS)
     p.add_argument("--rtol", type=float, help="relative residual of iterative solves")
+    flow = p.add_argument_group("navier_stokes")
+    flow.add_argument("--viscosity", type=float, help="kinematic viscosity (default 1e-3)")
+    flow.add_argument("--inflow-peak", dest="inflow_peak", type=float,
+                      help="peak of the default parabolic inflow (default 1.5)")  # fmt: skip
+    flow.add_argument("--force-part", dest="force_part",
+                      help="part whose drag and lift are written (default: obstacle)")  # fmt: skip
+    flow.add_argument("--max-cfl", dest="max_cfl", type=float,
+                      help="split steps to keep |u| dt / h below this (default 2)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=run)
@@ -86,6 +100,8 @@ def run(args: argparse.Namespace) -> None:
 
 def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str, str]:
     d = mesh.dim
+    if problem == "navier_stokes":
+        return _navier_stokes(mesh, params, folder)
     if problem == "poisson":
         u = solvers.poisson(
             mesh, kappa=_scalar(params, "kappa"), source=_scalar(params, "source"),
@@ -121,6 +137,43 @@ def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str
     )  # fmt: skip
     largest = np.linalg.norm(displacement, axis=1).max()
     return "solution.vtu", f"max |u| {largest:.4g}, max von Mises {stress.max():.4g}"
+
+
+def _navier_stokes(mesh, params: dict, folder: Path) -> tuple[str, str]:
+    steps, dt = int(params["steps"]), float(params["dt"])
+    require_triangles(mesh)
+    force_part = params["force_part"] or ("obstacle" if "obstacle" in mesh.boundary_parts else None)
+    velocity = _flow_velocity(mesh, params)
+    problem = FlowProblem(mesh, float(params["viscosity"]), velocity, force_part)
+    history = navier_stokes(problem, dt, steps, max_cfl=float(params["max_cfl"]))
+    velocity = np.pad(history.velocity, ((0, 0), (0, 0), (0, 1)))  # 3 components for glyphs
+    fields = {"velocity": velocity, "pressure": history.pressure}
+    write_time_series(mesh, folder / "solution.pvd", history.times, fields)
+    table = np.column_stack([history.step_times, history.forces, history.cfl])
+    np.savetxt(folder / "steps.csv", table, delimiter=",", header="t,force_x,force_y,cfl")
+    speed = np.linalg.norm(history.velocity[-1], axis=1).max()
+    return (
+        "solution.pvd",
+        f"{steps} steps of {dt} ({len(history.step_times)} internal), max CFL "
+        f"{history.cfl.max():.3g}, final max |u| {speed:.4g}; forces in steps.csv",
+    )
+
+
+def _flow_velocity(mesh, params: dict) -> dict:
+    """Velocities by part: --dirichlet as given, else a channel's default inflow and walls."""
+    spec = _condition(params, "dirichlet", components=2)
+    if spec is not None:
+        return spec if isinstance(spec, dict) else dict.fromkeys(mesh.boundary_parts, spec)
+    if "inlet" not in mesh.boundary_parts:
+        raise ProblemError(
+            "navier_stokes needs velocities: expected --dirichlet PART=VX,VY, or a mesh with an "
+            f"'inlet' part (this one has {', '.join(sorted(mesh.boundary_parts)) or 'none'})."
+        )
+    inlet_y = mesh.points[mesh.part_nodes("inlet"), 1]
+    inflow = parabolic_inflow(float(params["inflow_peak"]), inlet_y.min(), inlet_y.max())
+    velocity = {"inlet": inflow}
+    walls = [part for part in ("walls", "obstacle") if part in mesh.boundary_parts]
+    return {**velocity, **dict.fromkeys(walls, (0.0, 0.0))}
 
 
 def _parameters(args: argparse.Namespace) -> dict:

@@ -35,6 +35,24 @@ def test_heat_writes_a_time_series_paraview_opens(tmp_path):
     np.testing.assert_allclose(last.point_data["u"][hole], np.sin(np.pi * 0.2))
 
 
+def test_navier_stokes_writes_velocity_pressure_and_forces(tmp_path):
+    out = tmp_path / "flow"
+    code = main(["solve", "navier_stokes", "--geometry", "channel_with_obstacle", "--h", "0.1",
+                 "--inflow-peak", "0.3", "--dt", "0.05", "--steps", "3",
+                 "--out", str(out)])  # fmt: skip
+    assert code == 0
+    steps = ET.parse(out / "solution.pvd").getroot().findall("./Collection/DataSet")
+    assert [float(s.get("timestep")) for s in steps] == pytest.approx([0, 0.05, 0.1, 0.15])
+    last = meshio.read(out / steps[-1].get("file"))
+    velocity = last.point_data["velocity"]
+    assert velocity.shape[1] == 3 and np.all(velocity[:, 2] == 0)  # 3 components for glyphs
+    inlet = geometry.channel_with_obstacle(h=0.1).part_nodes("inlet")
+    assert velocity[inlet, 0].max() == pytest.approx(0.3, rel=0.05)  # parabola's peak
+    assert "pressure" in last.point_data
+    table = np.loadtxt(out / "steps.csv", delimiter=",")
+    assert table.shape == (3, 4) and table[-1, 1] > 0  # drag on the obstacle
+
+
 def test_elasticity_from_yaml_config_on_a_mesh_file(tmp_path):
     mesh_file = tmp_path / "plate.msh"
     geometry.rectangle_with_holes(seed=2, h=0.1).write(mesh_file)
@@ -76,6 +94,9 @@ def test_elasticity_from_yaml_config_on_a_mesh_file(tmp_path):
         (["poisson", "--geometry", "annulus"], "not unique"),
         (["heat", "--geometry", "annulus", "--dirichlet", "0", "--dt", "-1"], "dt is -1"),
         (["poisson"], "no domain given"),
+        (["navier_stokes", "--geometry", "annulus"], "expected --dirichlet PART=VX,VY"),
+        (["navier_stokes", "--geometry", "box_with_holes"], "need a 2D triangle mesh"),
+        (["navier_stokes", "--geometry", "dfg_channel", "--viscosity", "0"], "viscosity"),
     ],
 )
 def test_errors_exit_nonzero_with_one_sentence_and_no_output(tmp_path, capsys, args, message):

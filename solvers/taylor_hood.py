@@ -1,0 +1,175 @@
+"""Taylor-Hood P2-P1 elements on triangles: the inf-sup-stable pair for incompressible flow.
+
+Velocity lives on P2 (one unknown per vertex and per edge midpoint, vertices first so the
+first N values are the vertex values), pressure on P1. Every routine works on all cells at
+once: basis values and gradients are tabulated at quadrature points and contracted with
+einsum, and local matrices are scattered into CSR in one call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+import scipy.sparse as sp
+
+from solvers.errors import MeshError
+from solvers.fem import barycentric_gradients, scatter
+from solvers.mesh import Mesh
+from solvers.norms import simplex_quadrature
+
+# Local P2 numbering: vertices 0, 1, 2, then the midpoints of edges (0,1), (1,2), (2,0).
+LOCAL_EDGES = ((0, 1), (1, 2), (2, 0))
+# Products of two P2 functions and a gradient (degree 5) are exact with 3 points per direction.
+QUADRATURE = simplex_quadrature(2, 3)
+
+
+def _basis(lam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P2 values (Q, 6) and derivatives with respect to the barycentric coordinates
+    (Q, 6, 3) at barycentric points lam (Q, 3)."""
+    q = len(lam)
+    values = np.empty((q, 6))
+    derivs = np.zeros((q, 6, 3))
+    for a in range(3):
+        values[:, a] = lam[:, a] * (2 * lam[:, a] - 1)
+        derivs[:, a, a] = 4 * lam[:, a] - 1
+    for k, (a, b) in enumerate(LOCAL_EDGES):
+        values[:, 3 + k] = 4 * lam[:, a] * lam[:, b]
+        derivs[:, 3 + k, a] = 4 * lam[:, b]
+        derivs[:, 3 + k, b] = 4 * lam[:, a]
+    return values, derivs
+
+
+def require_triangles(mesh: Mesh) -> None:
+    if mesh.dim != 2:
+        raise MeshError(f"Taylor-Hood elements need a 2D triangle mesh; got a {mesh.dim}D mesh.")
+
+
+@dataclass(frozen=True)
+class TaylorHood:
+    """The P2 velocity / P1 pressure spaces on a triangle mesh.
+
+    cell_dofs: (M, 6) P2 unknowns of each cell (3 vertices, then 3 edge midpoints).
+    dof_points: (N + E, 2) coordinates of the P2 unknowns.
+    """
+
+    mesh: Mesh
+
+    def __post_init__(self) -> None:
+        require_triangles(self.mesh)
+
+    @cached_property
+    def edges(self) -> np.ndarray:
+        return self.mesh.edges
+
+    @cached_property
+    def num_dofs(self) -> int:
+        return self.mesh.num_nodes + len(self.edges)
+
+    @cached_property
+    def cell_dofs(self) -> np.ndarray:
+        cells = self.mesh.cells
+        local = np.stack([cells[:, [a, b]] for a, b in LOCAL_EDGES], axis=1)  # (M, 3, 2)
+        return np.concatenate([cells, self.mesh.num_nodes + self.edge_index(local)], axis=1)
+
+    @cached_property
+    def dof_points(self) -> np.ndarray:
+        points = self.mesh.points
+        return np.concatenate([points, points[self.edges].mean(axis=1)])
+
+    def edge_index(self, pairs: np.ndarray) -> np.ndarray:
+        """Edge numbers of vertex pairs (..., 2), in either order."""
+        n = self.mesh.num_nodes
+        keys = self.edges[:, 0] * n + self.edges[:, 1]  # sorted: Mesh.edges comes from unique
+        pairs = np.sort(pairs, axis=-1)
+        return np.searchsorted(keys, pairs[..., 0] * n + pairs[..., 1])
+
+    def facet_dofs(self, facets: np.ndarray) -> np.ndarray:
+        """Sorted P2 unknowns (vertices and midpoints) on boundary edges (F, 2)."""
+        midpoints = self.mesh.num_nodes + self.edge_index(facets)
+        return np.unique(np.concatenate([facets.ravel(), midpoints]))
+
+    # ---- tabulation ---------------------------------------------------------------------
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """P2 values (Q, 6), P2 gradients (M, Q, 6, 2), P1 values (Q, 3), weights (M, Q)."""
+        lam, weights = QUADRATURE
+        values, derivs = _basis(lam)
+        grads = np.einsum("qia,mad->mqid", derivs, barycentric_gradients(self.mesh))
+        area_weights = 2 * self.mesh.cell_volumes[:, None] * weights[None, :]
+        return values, grads, lam, area_weights
+
+    # ---- matrices -----------------------------------------------------------------------
+    def mass(self) -> sp.csr_array:
+        """(n, n) scalar P2 mass matrix (u, v)."""
+        values, _, _, w = self._tables
+        local = np.einsum("mq,qi,qj->mij", w, values, values)
+        return scatter(self.cell_dofs, local, self.num_dofs)
+
+    def stiffness(self) -> sp.csr_array:
+        """(n, n) scalar P2 stiffness matrix (grad u, grad v)."""
+        _, grads, _, w = self._tables
+        local = np.einsum("mq,mqid,mqjd->mij", w, grads, grads)
+        return scatter(self.cell_dofs, local, self.num_dofs)
+
+    def divergence(self) -> tuple[sp.csr_array, sp.csr_array]:
+        """(N, n) matrices Bx, By with (q, div u) = Bx @ ux + By @ uy for P1 q."""
+        _, grads, p1, w = self._tables
+        m = self.mesh.num_cells
+        rows = np.repeat(self.mesh.cells, 6, axis=1).ravel()
+        cols = np.tile(self.cell_dofs, (1, 3)).ravel()
+        shape = (self.mesh.num_nodes, self.num_dofs)
+        out = []
+        for d in range(2):
+            local = np.einsum("mq,qk,mqj->mkj", w, p1, grads[..., d]).reshape(m, -1)
+            out.append(sp.coo_array((local.ravel(), (rows, cols)), shape=shape).tocsr())
+        return out[0], out[1]
+
+    def convection(self, w: np.ndarray) -> sp.csr_array:
+        """(n, n) scalar matrix of ((w . grad) u + (div w) u / 2, v) for a P2 velocity w
+        (n, 2), applied to each velocity component.
+
+        The second term (Temam's skew-symmetric form) vanishes for divergence-free w and
+        makes the discrete convection energy-neutral when w is only weakly divergence-free.
+        """
+        values, grads, _, weights = self._tables
+        local_w = w[self.cell_dofs]  # (M, 6, 2)
+        w_q = np.einsum("qj,mjc->mqc", values, local_w)
+        divergence = np.einsum("mqjc,mjc->mq", grads, local_w)
+        transport = np.einsum("mqd,mqjd->mqj", w_q, grads)  # w . grad phi_j
+        transport += 0.5 * divergence[..., None] * values[None]
+        local = np.matmul(values.T[None], weights[..., None] * transport)  # (M, 6, 6)
+        return scatter(self.cell_dofs, local, self.num_dofs)
+
+    def convection_derivative(self, u: np.ndarray) -> sp.csr_array:
+        """(2n, 2n) derivative in w of convection(w) @ u at fixed u, blocks ordered [x, y]:
+        the matrix of ((dw . grad) u + (div dw) u / 2, v). Newton's Jacobian of the
+        convection is convection(u) (on each component) plus this."""
+        values, grads, _, weights = self._tables
+        local_u = u[self.cell_dofs]
+        u_q = np.einsum("qj,mjc->mqc", values, local_u)
+        grad_u = np.einsum("mqjd,mjc->mqcd", grads, local_u)  # d u_c / d x_d
+        blocks = [[None, None], [None, None]]
+        for c in range(2):
+            for d in range(2):
+                # phi_j e_d as dw: phi_j d_d u_c + (d_d phi_j) u_c / 2, tested with phi_i
+                kernel = values[None] * grad_u[:, :, c, d, None]
+                kernel += 0.5 * grads[..., d] * u_q[:, :, c, None]
+                local = np.matmul(values.T[None], weights[..., None] * kernel)
+                blocks[c][d] = scatter(self.cell_dofs, local, self.num_dofs)
+        return sp.bmat(blocks, format="csr")
+
+    # ---- evaluation ---------------------------------------------------------------------
+    def cell_speeds(self, u: np.ndarray) -> np.ndarray:
+        """(M,) largest speed |u| over each cell's P2 unknowns."""
+        return np.sqrt((u[self.cell_dofs] ** 2).sum(axis=2)).max(axis=1)
+
+    def l2_error(self, u: np.ndarray, exact) -> float:
+        """||u_h - u||_L2 of a P2 field u (n,) or (n, c) against exact(x (P, 2))."""
+        values, _, lam, weights = self._tables
+        u_h = np.einsum("qj,mj...->mq...", values, np.asarray(u)[self.cell_dofs])
+        x = np.einsum("qa,mad->mqd", lam, self.mesh.points[self.mesh.cells])
+        u_x = np.asarray(exact(x.reshape(-1, 2))).reshape(u_h.shape)
+        squared = ((u_h - u_x) ** 2).reshape(*u_h.shape[:2], -1).sum(axis=2)
+        return float(np.sqrt((weights * squared).sum()))
