@@ -130,11 +130,10 @@ def steady_navier_stokes(
     zero = np.zeros(ops.size)
     x = ops.solve(stokes, zero, ops.fixed_values(None))
     for _ in range(max_iterations):
-        u, _ = ops.split(x)
-        picard = stokes + ops.embed(ops.space.convection(u))
-        jacobian = picard + ops.embed(ops.space.convection_derivative(u))
-        residual = picard @ x
-        delta = ops.solve(jacobian, -residual, 0.0)
+        convection = ops.space.convection_jacobian(ops.split(x)[0])
+        residual = stokes @ x
+        residual[: 2 * ops.n] += 0.5 * (convection @ x[: 2 * ops.n])  # N(u) = J(u) u / 2
+        delta = ops.solve(stokes + ops.embed(convection), -residual, 0.0)
         x = x + delta
         if not np.all(np.isfinite(x)):
             break
@@ -207,11 +206,11 @@ class _Integrator:
         else:  # BDF1 start
             u_now = self.history[-1]
             shift, weighted, convecting = 1.0 / dt, u_now / dt, u_now
-        convection = ops.space.convection(convecting)
+        jacobian = ops.space.convection_jacobian(convecting)
+        flat = convecting.T.ravel()
         rhs = np.zeros(ops.size)
-        rhs[: 2 * ops.n] = (ops.mass @ weighted + convection @ convecting).T.ravel()
-        newton = ops.space.convection_derivative(convecting)
-        matrix = ops.stokes(shift) + ops.embed(convection) + ops.embed(newton)
+        rhs[: 2 * ops.n] = (ops.mass @ weighted).T.ravel() + 0.5 * (jacobian @ flat)
+        matrix = ops.stokes(shift) + ops.embed(jacobian)
         x = ops.solve(matrix, rhs, ops.fixed_values(t_next))
         u_next, p_next = ops.split(x)
         cfl = ops.cfl_rate(u_next) * dt

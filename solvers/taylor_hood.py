@@ -133,32 +133,42 @@ class TaylorHood:
         The second term (Temam's skew-symmetric form) vanishes for divergence-free w and
         makes the discrete convection energy-neutral when w is only weakly divergence-free.
         """
+        return scatter(self.cell_dofs, self._transport(w), self.num_dofs)
+
+    def convection_jacobian(self, w: np.ndarray) -> sp.csr_array:
+        """(2n, 2n) Jacobian at w of the convection N(u) = convection(u) u, unknowns ordered
+        [x components, y components]: the matrix of ((w . grad) du + (div w) du / 2
+        + (du . grad) w + (div du) w / 2, v). Since N is quadratic, N(w) = J(w) w / 2.
+
+        Assembled as one (M, 12, 12) scatter: one sparse conversion instead of five.
+        """
+        values, grads, _, weights = self._tables
+        local_w = w[self.cell_dofs]
+        w_q = np.einsum("qj,mjc->mqc", values, local_w)
+        grad_w = np.einsum("mqjd,mjc->mqcd", grads, local_w)  # d w_c / d x_d
+        transport = self._transport(w)
+        local = np.zeros((self.mesh.num_cells, 12, 12))
+        for c in range(2):
+            for d in range(2):
+                # du = phi_j e_d: phi_j d_d w_c + (d_d phi_j) w_c / 2, tested with phi_i e_c
+                kernel = values[None] * grad_w[:, :, c, d, None]
+                kernel += 0.5 * grads[..., d] * w_q[:, :, c, None]
+                block = np.matmul(values.T[None], weights[..., None] * kernel)
+                if c == d:
+                    block += transport
+                local[:, 6 * c : 6 * c + 6, 6 * d : 6 * d + 6] = block
+        dofs = np.concatenate([self.cell_dofs, self.num_dofs + self.cell_dofs], axis=1)
+        return scatter(dofs, local, 2 * self.num_dofs)
+
+    def _transport(self, w: np.ndarray) -> np.ndarray:
+        """(M, 6, 6) local matrices of convection(w)."""
         values, grads, _, weights = self._tables
         local_w = w[self.cell_dofs]  # (M, 6, 2)
         w_q = np.einsum("qj,mjc->mqc", values, local_w)
         divergence = np.einsum("mqjc,mjc->mq", grads, local_w)
         transport = np.einsum("mqd,mqjd->mqj", w_q, grads)  # w . grad phi_j
         transport += 0.5 * divergence[..., None] * values[None]
-        local = np.matmul(values.T[None], weights[..., None] * transport)  # (M, 6, 6)
-        return scatter(self.cell_dofs, local, self.num_dofs)
-
-    def convection_derivative(self, u: np.ndarray) -> sp.csr_array:
-        """(2n, 2n) derivative in w of convection(w) @ u at fixed u, blocks ordered [x, y]:
-        the matrix of ((dw . grad) u + (div dw) u / 2, v). Newton's Jacobian of the
-        convection is convection(u) (on each component) plus this."""
-        values, grads, _, weights = self._tables
-        local_u = u[self.cell_dofs]
-        u_q = np.einsum("qj,mjc->mqc", values, local_u)
-        grad_u = np.einsum("mqjd,mjc->mqcd", grads, local_u)  # d u_c / d x_d
-        blocks = [[None, None], [None, None]]
-        for c in range(2):
-            for d in range(2):
-                # phi_j e_d as dw: phi_j d_d u_c + (d_d phi_j) u_c / 2, tested with phi_i
-                kernel = values[None] * grad_u[:, :, c, d, None]
-                kernel += 0.5 * grads[..., d] * u_q[:, :, c, None]
-                local = np.matmul(values.T[None], weights[..., None] * kernel)
-                blocks[c][d] = scatter(self.cell_dofs, local, self.num_dofs)
-        return sp.bmat(blocks, format="csr")
+        return np.matmul(values.T[None], weights[..., None] * transport)
 
     # ---- evaluation ---------------------------------------------------------------------
     def cell_speeds(self, u: np.ndarray) -> np.ndarray:
