@@ -138,16 +138,23 @@ class TaylorHood:
     def convection_jacobian(self, w: np.ndarray) -> sp.csr_array:
         """(2n, 2n) Jacobian at w of the convection N(u) = convection(u) u, unknowns ordered
         [x components, y components]: the matrix of ((w . grad) du + (div w) du / 2
-        + (du . grad) w + (div du) w / 2, v). Since N is quadratic, N(w) = J(w) w / 2.
+        + (du . grad) w + (div du) w / 2, v). Since N is quadratic, N(w) = J(w) w / 2."""
+        local = self.local_convection_jacobian(w)
+        return scatter(self.vector_cell_dofs, local, 2 * self.num_dofs)
 
-        Assembled as one (M, 12, 12) scatter: one sparse conversion instead of five.
-        """
+    @cached_property
+    def vector_cell_dofs(self) -> np.ndarray:
+        """(M, 12) unknowns of each cell in [x components, y components] numbering."""
+        return np.concatenate([self.cell_dofs, self.num_dofs + self.cell_dofs], axis=1)
+
+    def local_convection_jacobian(self, w: np.ndarray) -> np.ndarray:
+        """(M, 12, 12) cell matrices of convection_jacobian(w) on vector_cell_dofs."""
         values, grads, _, weights = self._tables
         local_w = w[self.cell_dofs]
         w_q = np.einsum("qj,mjc->mqc", values, local_w)
         grad_w = np.einsum("mqjd,mjc->mqcd", grads, local_w)  # d w_c / d x_d
         transport = self._transport(w)
-        local = np.zeros((self.mesh.num_cells, 12, 12))
+        local = np.empty((self.mesh.num_cells, 12, 12))
         for c in range(2):
             for d in range(2):
                 # du = phi_j e_d: phi_j d_d w_c + (d_d phi_j) w_c / 2, tested with phi_i e_c
@@ -157,8 +164,15 @@ class TaylorHood:
                 if c == d:
                     block += transport
                 local[:, 6 * c : 6 * c + 6, 6 * d : 6 * d + 6] = block
-        dofs = np.concatenate([self.cell_dofs, self.num_dofs + self.cell_dofs], axis=1)
-        return scatter(dofs, local, 2 * self.num_dofs)
+        return local
+
+    def convection_vector(self, w: np.ndarray) -> np.ndarray:
+        """(n, 2) values of N(w) = convection(w) w, tested with each P2 function."""
+        local = np.matmul(self._transport(w), w[self.cell_dofs])  # (M, 6, 2)
+        flat = self.cell_dofs.ravel()
+        return np.stack(
+            [np.bincount(flat, local[..., c].ravel(), self.num_dofs) for c in range(2)], axis=1
+        )
 
     def _transport(self, w: np.ndarray) -> np.ndarray:
         """(M, 6, 6) local matrices of convection(w)."""

@@ -14,7 +14,12 @@ from solvers import geometry
 from solvers.atomic import atomic_folder
 from solvers.errors import ProblemError
 from solvers.mesh_io import write_mesh, write_time_series
-from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
+from solvers.navier_stokes import (
+    DEFAULT_MAX_CFL,
+    FlowProblem,
+    navier_stokes,
+    parabolic_inflow,
+)
 from solvers.taylor_hood import require_triangles
 from surrogate.expressions import parse_scalar, parse_vector
 
@@ -34,7 +39,7 @@ DEFAULTS = {
     "u0": 0.0, "dt": 0.01, "steps": 20, "theta": 1.0,
     "E": 1.0, "nu": 0.3, "plane": "strain", "traction": None, "body_force": None,
     "solver": "auto", "rtol": 1e-8,
-    "viscosity": 1e-3, "force_part": None, "max_cfl": 2.0, "inflow_peak": 1.5,
+    "viscosity": 1e-3, "force_part": None, "max_cfl": DEFAULT_MAX_CFL, "inflow_peak": 1.5,
 }  # fmt: skip
 
 
@@ -76,7 +81,7 @@ def add_parser(subparsers) -> None:
     flow.add_argument("--force-part", dest="force_part",
                       help="part whose drag and lift are written (default: obstacle)")  # fmt: skip
     flow.add_argument("--max-cfl", dest="max_cfl", type=float,
-                      help="split steps to keep |u| dt / h below this (default 2)")  # fmt: skip
+                      help="split steps to keep |u| dt / h below this (default 3)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=run)

@@ -133,7 +133,8 @@ def taylor_green(nu):
     return velocity
 
 
-def test_taylor_green_vortex_is_second_order_in_time():
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_taylor_green_vortex_converges_at_the_bdf_order(order):
     """Time-dependent boundary velocities; errors against a run with 256 steps on the same
     mesh, so that the spatial error (which dominates on a coarse mesh) cancels."""
     nu, T = 0.5, 1.0
@@ -145,13 +146,14 @@ def test_taylor_green_vortex_is_second_order_in_time():
     u0 = velocity(space.dof_points, 0.0)
 
     def final(steps):
-        return navier_stokes(problem, dt=T / steps, steps=steps, u0=u0).velocity_p2[-1]
+        history = navier_stokes(problem, dt=T / steps, steps=steps, u0=u0, order=order)
+        return history.velocity_p2[-1]
 
     reference = final(256)
     assert space.l2_error(reference, lambda x: velocity(x, T)) < 1e-3
     steps_list = (8, 16, 32)
     errors = [space.l2_error(final(s) - reference, np.zeros_like) for s in steps_list]
-    assert observed_rate([T / s for s in steps_list], errors) == pytest.approx(2.0, abs=0.2)
+    assert observed_rate([T / s for s in steps_list], errors) == pytest.approx(order, abs=0.2)
 
 
 # ---- the DFG benchmark on a coarse mesh ---------------------------------------------------
@@ -162,6 +164,19 @@ def test_dfg_2d1_on_a_coarse_mesh():
     values = dfg.steady_values(steady_navier_stokes(dfg.problem("2D-1", mesh)))
     for name, slack in (("drag", 0.01), ("lift", 0.1), ("pressure_drop", 0.01)):
         low, high = dfg.BOUNDS["2D-1"][name]
+        assert low * (1 - slack) <= values[name] <= high * (1 + slack), (name, values)
+
+
+def test_dfg_2d2_vortex_shedding_on_a_coarse_mesh():
+    """Re 100 from rest to the periodic state (7 s, 700 steps, about 30 s of CPU) on 1k
+    vertices: Strouhal number within 2% of the interval, maximal drag within 2%, maximal
+    lift (the most mesh-sensitive) within 12%. The benchmark script meets the published
+    intervals on finer meshes."""
+    mesh = dfg.dfg_channel(0.04, 0.01)
+    history = navier_stokes(dfg.problem("2D-2", mesh), dt=0.01, steps=700, order=3)
+    values = dfg.periodic_values(history)
+    for name, slack in (("strouhal", 0.02), ("drag_max", 0.02), ("lift_max", 0.12)):
+        low, high = dfg.BOUNDS["2D-2"][name]
         assert low * (1 - slack) <= values[name] <= high * (1 + slack), (name, values)
 
 
