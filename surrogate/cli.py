@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from solvers.errors import InputError, SolverError
-from surrogate.commands import solve
+from surrogate.commands import dataset, generate, solve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -16,6 +16,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     solve.add_parser(subparsers)
+    generate.add_parser(subparsers)
+    dataset.add_parser(subparsers)
     return parser
 
 

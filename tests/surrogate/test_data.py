@@ -1,0 +1,164 @@
+"""Datasets: sample round trip, deterministic and resumable generation, shards, checks that
+name bad files, recipes and their refusals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from solvers import geometry
+from surrogate.cli import main
+from surrogate.data.generate import generate, sample_path
+from surrogate.data.manifest import check_dataset, read_manifest
+from surrogate.data.recipes import load_recipe, recipe_names
+from surrogate.data.sample import DatasetError, Sample, read_sample, write_sample
+
+TINY = {  # overrides that make each bundled recipe fast
+    "poisson_holes": ["h=0.15"],
+    "heat_holes": ["h=0.15", "steps=3"],
+    "elasticity_holes": ["h=0.15"],
+    "cylinder_flow": ["h=0.1", "h_obstacle=0.04", "steps=2"],
+    "poisson_box_holes": ["h=0.35"],
+}
+
+
+def tiny(name):
+    return load_recipe(name, TINY[name])
+
+
+def files_of(folder):
+    return {p.name: p.read_bytes() for p in sorted((folder / "samples").glob("*.npz"))}
+
+
+def test_sample_round_trip_keeps_mesh_fields_and_meta(tmp_path):
+    mesh = geometry.rectangle_with_holes(seed=1, h=0.2)
+    rng = np.random.default_rng(0)
+    fields = {
+        "u": rng.normal(size=(3, mesh.num_nodes, 1)),
+        "v": rng.normal(size=(3, mesh.num_nodes, 2)),
+    }
+    sample = Sample(mesh, fields, np.array([0.0, 0.1, 0.2]), {"seed": 7, "note": "x"})
+    write_sample(tmp_path / "s.npz", sample)
+    back = read_sample(tmp_path / "s.npz")
+    np.testing.assert_array_equal(back.mesh.points, mesh.points)
+    np.testing.assert_array_equal(back.mesh.cells, mesh.cells)
+    assert set(back.mesh.boundary_parts) == set(mesh.boundary_parts)
+    for name, values in fields.items():  # stored in float32
+        np.testing.assert_allclose(back.fields[name], values, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(back.times, sample.times)
+    assert back.meta == sample.meta and back.transient
+    write_sample(tmp_path / "t.npz", sample)  # deterministic bytes
+    assert (tmp_path / "s.npz").read_bytes() == (tmp_path / "t.npz").read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_every_bundled_recipe_generates_valid_samples(tmp_path, name):
+    assert name in recipe_names()
+    recipe = tiny(name)
+    manifest = generate(recipe, tmp_path / name, samples=1, progress=False)
+    assert manifest["complete"] and check_dataset(tmp_path / name) == []
+    sample = read_sample(sample_path(tmp_path / name, 0))
+    assert set(sample.fields) == set(recipe["fields"])
+    assert sample.transient == recipe["transient"]
+    assert set(sample.meta["part_roles"]) == set(sample.mesh.boundary_parts)
+    assert manifest["samples"][0]["seed"] == sample.meta["seed"]
+
+
+def test_results_do_not_depend_on_workers_or_shards(tmp_path):
+    recipe = tiny("poisson_holes")
+    generate(recipe, tmp_path / "one", samples=4, workers=1, progress=False)
+    generate(recipe, tmp_path / "two", samples=4, workers=2, progress=False)
+    generate(recipe, tmp_path / "shards", samples=4, shard=(1, 2), progress=False)
+    partial = read_manifest(tmp_path / "shards")
+    assert not partial["complete"] and [e["index"] for e in partial["samples"]] == [1, 3]
+    generate(recipe, tmp_path / "shards", samples=4, shard=(0, 2), progress=False)
+    reference = files_of(tmp_path / "one")
+    assert files_of(tmp_path / "two") == reference == files_of(tmp_path / "shards")
+    manifests = [(tmp_path / d / "manifest.json").read_text() for d in ("one", "two", "shards")]
+    assert manifests[0] == manifests[1] == manifests[2]
+
+
+def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
+    recipe_file = tmp_path / "recipe.yaml"
+    recipe = tiny("heat_holes")
+    recipe["parameters"]["steps"] = 20
+    recipe_file.write_text(json.dumps(recipe))  # JSON is YAML
+    command = [sys.executable, "-m", "surrogate.cli", "generate", str(recipe_file),
+               "--out", str(tmp_path / "killed"), "--samples", "6"]  # fmt: skip
+    process = subprocess.Popen(
+        command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.time() + 120
+    while not list((tmp_path / "killed" / "samples").glob("sample_*.npz")):
+        assert time.time() < deadline and process.poll() is None
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)  # the command and its worker processes
+    process.wait()
+    done_before = len(list((tmp_path / "killed" / "samples").glob("sample_*.npz")))
+    assert 1 <= done_before < 6 and not (tmp_path / "killed" / "manifest.json").exists()
+    assert main(["generate", str(recipe_file), "--out", str(tmp_path / "killed"),
+                 "--samples", "6", "--workers", "2"]) == 0  # fmt: skip
+    generate(load_recipe(recipe_file), tmp_path / "whole", samples=6, progress=False)
+    assert files_of(tmp_path / "killed") == files_of(tmp_path / "whole")
+    killed, whole = (
+        json.loads((tmp_path / d / "manifest.json").read_text()) for d in ("killed", "whole")
+    )
+    assert killed == whole
+
+
+def test_check_names_corrupted_truncated_and_missing_samples(tmp_path, capsys):
+    folder = tmp_path / "d"
+    generate(tiny("poisson_holes"), folder, samples=3, progress=False)
+    assert main(["dataset", "check", str(folder)]) == 0
+    first, second, third = (sample_path(folder, i) for i in range(3))
+    data = bytearray(first.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    first.write_bytes(bytes(data))
+    second.write_bytes(second.read_bytes()[:100])
+    third.unlink()
+    problems = check_dataset(folder)
+    assert len(problems) == 3
+    assert "sample_000000.npz: checksum differs" in problems[0]
+    assert "sample_000001.npz: checksum differs" in problems[1]
+    assert "sample_000002.npz: missing" in problems[2]
+    with pytest.raises(DatasetError, match=r"sample_000001\.npz: cannot be read"):
+        read_sample(second)
+    capsys.readouterr()
+    assert main(["dataset", "check", str(folder)]) == 2
+    out, err = capsys.readouterr()
+    assert "sample_000000" in out and "3 problem(s)" in err and "Traceback" not in err
+
+
+def test_info_summarises(tmp_path, capsys):
+    generate(tiny("elasticity_holes"), tmp_path / "e", samples=2, progress=False)
+    assert main(["dataset", "info", str(tmp_path / "e")]) == 0
+    out = capsys.readouterr().out
+    assert "elasticity_holes" in out and "samples: 2 of 2" in out and "von_mises" in out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["generate", "nonsense", "--samples", "1"], "recipe 'nonsense' is unknown"),
+        (["generate", "poisson_holes", "--samples", "1", "--set", "bogus=1"], "names no parameter"),
+        (["generate", "poisson_holes", "--samples", "1", "--shard", "2/2"], "--shard 2/2"),
+        (["generate", "poisson_holes", "--samples", "0"], "expected positive"),
+        (["dataset", "check"], "no manifest"),
+    ],
+)
+def test_refusals_are_one_sentence(tmp_path, capsys, args, message):
+    target = ["--out", str(tmp_path / "x")] if args[0] == "generate" else [str(tmp_path)]
+    assert main([*args, *target]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_resume_refuses_another_recipe_or_seed(tmp_path):
+    generate(tiny("poisson_holes"), tmp_path / "d", samples=1, progress=False)
+    with pytest.raises(DatasetError, match="another recipe or seed"):
+        generate(tiny("poisson_holes"), tmp_path / "d", samples=1, seed=1, progress=False)
