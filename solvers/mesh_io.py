@@ -34,10 +34,10 @@ def read_mesh(path: str | Path) -> Mesh:
         raise MeshError(f"{path}: no such file; expected a mesh file.")
     formats = _formats_of(path)
     if "xdmf" in formats:
-        _check_xdmf_references(path)
+        check_xdmf_references(path)
     raw = _meshio_read(path, formats)
     try:
-        return _from_meshio(raw)
+        return mesh_from_meshio(raw)
     except MeshError as error:
         raise MeshError(f"{path}: {error}") from None
 
@@ -135,7 +135,7 @@ def _meshio_read(path: Path, formats: list[str]) -> meshio.Mesh:
     )
 
 
-def _check_xdmf_references(path: Path) -> None:
+def check_xdmf_references(path: Path) -> None:
     """Refuse XDMF files whose HDF5 references point outside the file's own folder."""
     folder = path.resolve().parent
     text = path.read_text(errors="replace")
@@ -148,7 +148,7 @@ def _check_xdmf_references(path: Path) -> None:
             )
 
 
-def _from_meshio(raw: meshio.Mesh) -> Mesh:
+def mesh_from_meshio(raw: meshio.Mesh) -> Mesh:
     types = {block.type for block in raw.cells}
     volume_types = types - LOWER_DIMENSIONAL
     if not volume_types:

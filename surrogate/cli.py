@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from solvers.errors import InputError, SolverError
-from surrogate.commands import dataset, generate, solve
+from surrogate.commands import dataset, generate, ingest, solve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     solve.add_parser(subparsers)
     generate.add_parser(subparsers)
+    ingest.add_parser(subparsers)
     dataset.add_parser(subparsers)
     return parser
 
