@@ -1,0 +1,101 @@
+"""Serving graphs: features, node types, hierarchy reuse, geometry splits, statistics."""
+
+import numpy as np
+import pytest
+import torch
+
+import surrogate.data.graphs as graphs
+from solvers import Mesh, geometry, heat
+from solvers.mesh_io import write_time_series
+from surrogate.cli import main
+from surrogate.data.generate import generate
+from surrogate.data.graphs import NODE_TYPES, MeshDataset, node_types, split_by_geometry, statistics
+from surrogate.data.recipes import load_recipe
+
+
+@pytest.fixture(scope="module")
+def heat_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("heat")
+    generate(load_recipe("heat_holes", ["h=0.2", "steps=3"]), folder, samples=5, progress=False)
+    return folder
+
+
+def test_node_types_on_a_hand_made_square(two_triangles):
+    parts = {"inlet": [[0, 3]], "bottom": [[0, 1]], "walls": [[2, 3]]}
+    mesh = Mesh(
+        two_triangles.points, two_triangles.cells, {k: np.array(v) for k, v in parts.items()}
+    )
+    types = node_types(mesh, {"bottom": "neumann"})
+    # node 0: inlet (inflow) beats bottom (neumann); 1: neumann; 2: wall; 3: inflow beats wall
+    assert [NODE_TYPES[t] for t in types] == ["inflow", "neumann", "wall", "inflow"]
+
+
+def test_transient_items_pair_consecutive_steps(heat_folder):
+    dataset = MeshDataset(heat_folder)
+    assert len(dataset) == 5 * 3  # 4 saved states per sample -> 3 pairs
+    graph = dataset[1]
+    sample = dataset._load(0)[0]
+    kappa, u = sample.fields["kappa"], sample.fields["u"]
+    torch.testing.assert_close(graph.x, torch.tensor(np.concatenate([kappa[1], u[1]], -1)))
+    torch.testing.assert_close(graph.y, torch.tensor(u[2]))
+    src, dst = graph.edge_index
+    relative = graph.pos[dst] - graph.pos[src]
+    torch.testing.assert_close(graph.edge_attr[:, :2], relative)
+    torch.testing.assert_close(graph.edge_attr[:, 2], relative.norm(dim=1))
+    assert graph.edge_index.shape[1] == 2 * len(sample.mesh.edges)  # both directions
+    assert graph.node_type.shape == (sample.mesh.num_nodes, len(NODE_TYPES))
+    holes = sample.mesh.part_nodes("hole_0")
+    assert torch.all(graph.node_type[holes, NODE_TYPES.index("dirichlet")] == 1)
+    assert graph.num_levels >= 2 and hasattr(graph, "cluster_0")
+    assert not (heat_folder / "processed").exists()
+
+
+def test_hierarchy_is_built_once_per_mesh(heat_folder, monkeypatch):
+    calls = []
+    original = graphs.mesh_graph
+    monkeypatch.setattr(
+        graphs, "mesh_graph", lambda mesh, **kw: calls.append(1) or original(mesh, **kw)
+    )
+    dataset = MeshDataset(heat_folder, indices=[0, 1])
+    for i in range(len(dataset)):
+        dataset[i]
+    assert len(calls) == 2
+
+
+def test_splits_are_disjoint_whole_geometries(heat_folder):
+    splits = split_by_geometry(heat_folder, (0.6, 0.2, 0.2), seed=1)
+    everything = sorted(i for indices in splits.values() for i in indices)
+    assert everything == list(range(5))
+    assert all(not set(a) & set(b) for a in splits.values() for b in splits.values() if a is not b)
+    assert split_by_geometry(heat_folder, (0.6, 0.2, 0.2), seed=1) == splits
+    points = {
+        i: MeshDataset(heat_folder, [i])._load(0)[0].mesh.points.tobytes() for i in everything
+    }
+    train_meshes = {points[i] for i in splits["train"]}
+    assert not train_meshes & {points[i] for i in splits["test"]}
+
+
+def test_statistics_come_from_the_given_split_only(heat_folder):
+    splits = split_by_geometry(heat_folder, (0.6, 0.2, 0.2))
+    train = MeshDataset(heat_folder, splits["train"])
+    stats = statistics(train)
+    y = torch.cat([train[i].y for i in range(len(train))])
+    torch.testing.assert_close(stats["y"][0], y.mean(0))
+    torch.testing.assert_close(stats["y"][1], y.std(0, unbiased=False), rtol=1e-4, atol=1e-6)
+    assert stats["x"][0].shape == (2,) and stats["edge_attr"][0].shape == (3,)
+
+
+def test_samples_sharing_a_mesh_share_a_split(tmp_path):
+    mesh = geometry.rectangle_with_holes(seed=5, h=0.2)
+    for run, value in (("a", 1.0), ("b", 2.0), ("c", 3.0)):
+        u = heat(mesh, dirichlet={"left": value}, dt=0.1, steps=2)
+        write_time_series(mesh, tmp_path / run / "s.pvd", [0, 0.1, 0.2], {"u": u})
+    other = geometry.rectangle_with_holes(seed=6, h=0.2)
+    u = heat(other, dirichlet={"left": 1.0}, dt=0.1, steps=2)
+    write_time_series(other, tmp_path / "d" / "s.pvd", [0, 0.1, 0.2], {"u": u})
+    sources = [str(tmp_path / run / "s.pvd") for run in "abcd"]
+    assert main(["ingest", *sources, "--fields", "u", "--out", str(tmp_path / "data")]) == 0
+    for seed in range(5):
+        splits = split_by_geometry(tmp_path / "data", (0.5, 0.0, 0.5), seed=seed)
+        together = [name for name, indices in splits.items() if {0, 1, 2} <= set(indices)]
+        assert len(together) == 1 and 3 not in splits[together[0]]
