@@ -30,3 +30,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/solver_scaling.py
 	$(BIN)/python benchmarks/model_scaling.py
+	$(BIN)/python benchmarks/navier_stokes.py dfg1
+	$(BIN)/python benchmarks/navier_stokes.py dfg2
+	$(BIN)/python benchmarks/navier_stokes.py speed
+	$(BIN)/python benchmarks/generation.py
