@@ -5,20 +5,20 @@
 Boundary parts named in `velocity` get Dirichlet velocities (walls, obstacles, inflow
 profiles that may depend on time); every other boundary part is a do-nothing outflow
 (nu du/dn - p n = 0). `steady_navier_stokes` solves the stationary problem by Newton's
-method. `navier_stokes` integrates in time with a linearly implicit BDF2 scheme: the
-convection is linearised by one Newton step about the extrapolated velocity
-w = 2 u^n - u^(n-1),
+method. `navier_stokes` integrates in time with linearly implicit BDF schemes (order 1-3,
+default 3): the convection is linearised by one Newton step about the velocity w
+extrapolated from the previous steps (2 u^n - u^(n-1) for order 2),
 
     N(u^(n+1)) ~ C(w) u^(n+1) + C(u^(n+1)) w - C(w) w,
 
-so each step is one linear saddle-point solve with an O(dt^4) linearisation error. Measured
-on the DFG channel at Re 100 (1k vertices): taking only C(w) u^(n+1) (the usual Oseen
-step) went unstable above CFL 0.6, because the perturbation of the convecting velocity
-acting on the steep gradients at the cylinder is then extrapolated explicitly; the Newton
-form keeps it implicit and ran stably at CFL 1.9, with drag within 0.05% of a run with 5x
-smaller steps. Each step factorises its matrix: recycling an earlier step's LU as a GMRES
-preconditioner needed 6-15 iterations per step and saved at most 1.6x, not worth its
-complexity.
+so each step is one linear saddle-point solve with a linearisation error of higher order
+than the scheme's. Measured on the DFG channel at Re 100 (1k vertices): taking only
+C(w) u^(n+1) (the usual Oseen step) went unstable above CFL 0.6, because the perturbation
+of the convecting velocity acting on the steep gradients at the cylinder is then
+extrapolated explicitly; the Newton form keeps it implicit and ran stably at CFL 1.9 with
+drag within 0.05% of a run with 5x smaller steps. Each step factorises its matrix:
+recycling an earlier step's LU as a GMRES preconditioner needed 6-15 iterations per step
+and saved at most 1.6x, not worth its complexity.
 """
 
 from __future__ import annotations
@@ -158,7 +158,8 @@ def navier_stokes(
     order: int = DEFAULT_ORDER,
 ) -> FlowHistory:
     """Integrate from u0 (P2 values (n, 2), or vertex values (N, 2) interpolated, default
-    rest) and save every dt for steps steps.
+    rest) and save every dt for steps steps (the pressure of the initial state, which the
+    scheme does not need, is saved as zero).
 
     A saved interval is split into k equal substeps, k chosen from the measured velocity
     so that max |u| dt / h stays below max_cfl (k never decreases; a change restarts the
@@ -213,11 +214,10 @@ class _Integrator:
         weighted = -sum(a * u for a, u in zip(alpha[1:], previous, strict=False)) / dt
         convecting = sum(e * u for e, u in zip(extrapolation, previous, strict=False))
         # N(u+) ~ N(w) + J(w) (u+ - w) = J(w) u+ - N(w), as N(w) = J(w) w / 2
-        matrix = system.matrix(shift, system.space.local_convection_jacobian(convecting))
+        local, convection = system.space.linearised_convection(convecting)
+        matrix = system.matrix(shift, local)
         rhs = np.zeros(system.size)
-        rhs[: 2 * system.n] = (
-            system.mass @ weighted + system.space.convection_vector(convecting)
-        ).T.ravel()
+        rhs[: 2 * system.n] = (system.mass @ weighted + convection).T.ravel()
         x = system.solve(matrix, rhs, system.fixed_values(t_next))
         u_next, p_next = system.split(x)
         cfl = system.cfl_rate(u_next) * dt

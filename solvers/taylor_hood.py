@@ -149,38 +149,47 @@ class TaylorHood:
 
     def local_convection_jacobian(self, w: np.ndarray) -> np.ndarray:
         """(M, 12, 12) cell matrices of convection_jacobian(w) on vector_cell_dofs."""
-        values, grads, _, weights = self._tables
-        local_w = w[self.cell_dofs]
-        w_q = np.einsum("qj,mjc->mqc", values, local_w)
-        grad_w = np.einsum("mqjd,mjc->mqcd", grads, local_w)  # d w_c / d x_d
-        transport = self._transport(w)
-        local = np.empty((self.mesh.num_cells, 12, 12))
-        for c in range(2):
-            for d in range(2):
-                # du = phi_j e_d: phi_j d_d w_c + (d_d phi_j) w_c / 2, tested with phi_i e_c
-                kernel = values[None] * grad_w[:, :, c, d, None]
-                kernel += 0.5 * grads[..., d] * w_q[:, :, c, None]
-                block = np.matmul(values.T[None], weights[..., None] * kernel)
-                if c == d:
-                    block += transport
-                local[:, 6 * c : 6 * c + 6, 6 * d : 6 * d + 6] = block
-        return local
+        return self.linearised_convection(w)[0]
 
     def convection_vector(self, w: np.ndarray) -> np.ndarray:
         """(n, 2) values of N(w) = convection(w) w, tested with each P2 function."""
-        local = np.matmul(self._transport(w), w[self.cell_dofs])  # (M, 6, 2)
+        return self.linearised_convection(w)[1]
+
+    def linearised_convection(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (M, 12, 12) Jacobian cell matrices at w and N(w) (n, 2), sharing the work
+        (batched matmuls rather than einsum: this runs at every time step)."""
+        values, grads, _, weights = self._tables
+        local_w = w[self.cell_dofs]  # (M, 6, 2)
+        w_q = np.matmul(values, local_w)  # (M, Q, 2)
+        grad_w = np.matmul(local_w.transpose(0, 2, 1)[:, None], grads)  # (M, Q, c, d)
+        transport = self._transport_local(w_q, grad_w)
+        # du = phi_j e_d, tested with phi_i e_c: phi_j d_d w_c + (d_d phi_j) w_c / 2
+        kernel = values[None, :, None, None, :] * grad_w[..., None]
+        kernel += 0.5 * grads.transpose(0, 1, 3, 2)[:, :, None] * w_q[:, :, :, None, None]
+        kernel *= weights[:, :, None, None, None]
+        m, q = weights.shape
+        blocks = np.matmul(values.T[None], kernel.reshape(m, q, 24)).reshape(m, 6, 2, 2, 6)
+        local = blocks.transpose(0, 2, 1, 3, 4).reshape(m, 12, 12)
+        local[:, :6, :6] += transport
+        local[:, 6:, 6:] += transport
+        convected = np.matmul(transport, local_w)  # (M, 6, 2)
         flat = self.cell_dofs.ravel()
-        return np.stack(
-            [np.bincount(flat, local[..., c].ravel(), self.num_dofs) for c in range(2)], axis=1
+        vector = np.stack(
+            [np.bincount(flat, convected[..., c].ravel(), self.num_dofs) for c in range(2)], axis=1
         )
+        return local, vector
 
     def _transport(self, w: np.ndarray) -> np.ndarray:
         """(M, 6, 6) local matrices of convection(w)."""
+        values, grads, _, _ = self._tables
+        local_w = w[self.cell_dofs]
+        grad_w = np.matmul(local_w.transpose(0, 2, 1)[:, None], grads)
+        return self._transport_local(np.matmul(values, local_w), grad_w)
+
+    def _transport_local(self, w_q: np.ndarray, grad_w: np.ndarray) -> np.ndarray:
         values, grads, _, weights = self._tables
-        local_w = w[self.cell_dofs]  # (M, 6, 2)
-        w_q = np.einsum("qj,mjc->mqc", values, local_w)
-        divergence = np.einsum("mqjc,mjc->mq", grads, local_w)
-        transport = np.einsum("mqd,mqjd->mqj", w_q, grads)  # w . grad phi_j
+        divergence = grad_w[..., 0, 0] + grad_w[..., 1, 1]
+        transport = np.matmul(grads, w_q[..., None])[..., 0]  # w . grad phi_j, (M, Q, 6)
         transport += 0.5 * divergence[..., None] * values[None]
         return np.matmul(values.T[None], weights[..., None] * transport)
 
