@@ -1,0 +1,155 @@
+"""Serve a dataset folder as torch_geometric graphs.
+
+Each item is a MeshGraph (pos, edge_index in both directions, raw edge_attr = relative
+position and length, and the multigrid hierarchy) with node_type (N, 7) one-hot, x and y.
+Steady samples give one item each: x = input fields, y = target fields. Transient samples
+give one item per step t -> t + 1: x = input fields at t and target fields at t, y = target
+fields at t + 1. The graph structure and hierarchy of a mesh are built once and reused for
+every step. Nothing is ever loaded through PyG's processed/ pickle files: items are read
+from the .npz samples (allow_pickle=False).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch_geometric.data import Dataset
+
+from solvers.mesh import Mesh
+from surrogate.data.manifest import read_manifest
+from surrogate.data.sample import DatasetError, Sample, read_sample
+from surrogate.graph import MeshGraph, mesh_graph
+
+NODE_TYPES = ("interior", "dirichlet", "neumann", "inflow", "outflow", "wall", "obstacle")
+# Where parts share a node, the type later in this list wins: prescribed values over fluxes.
+PRECEDENCE = ("interior", "neumann", "outflow", "wall", "obstacle", "inflow", "dirichlet")
+# Part names that imply a role when a sample does not state one (ingested data); other
+# unstated parts count as dirichlet (values given, as walls and inlets usually are).
+ROLE_OF_NAME = {"inlet": "inflow", "outlet": "outflow", "walls": "wall", "wall": "wall",
+                "obstacle": "obstacle", "cylinder": "obstacle"}  # fmt: skip
+
+
+def node_types(mesh: Mesh, part_roles: dict[str, str]) -> np.ndarray:
+    """(N,) index into NODE_TYPES of every node."""
+    rank = np.zeros(mesh.num_nodes, dtype=np.int64)  # index into PRECEDENCE
+    for part in mesh.boundary_parts:
+        role = part_roles.get(part) or ROLE_OF_NAME.get(part, "dirichlet")
+        if role not in NODE_TYPES:
+            raise DatasetError(f"part '{part}' has role '{role}'; expected one of {NODE_TYPES}.")
+        nodes = mesh.part_nodes(part)
+        rank[nodes] = np.maximum(rank[nodes], PRECEDENCE.index(role))
+    order = np.array([NODE_TYPES.index(role) for role in PRECEDENCE])
+    return order[rank]
+
+
+def split_by_geometry(
+    folder: str | Path, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
+) -> dict[str, list[int]]:
+    """Sample indices of train / validation / test, whole geometries at a time: samples
+    whose meshes are identical always share a split, so test meshes are never trained on."""
+    folder = Path(folder)
+    groups: dict[str, list[int]] = {}
+    for entry in read_manifest(folder)["samples"]:
+        with np.load(folder / entry["file"], allow_pickle=False) as archive:
+            digest = hashlib.sha256(archive["points"].tobytes() + archive["cells"].tobytes())
+        groups.setdefault(digest.hexdigest(), []).append(entry["index"])
+    keys = sorted(groups)
+    order = np.random.default_rng(seed).permutation(len(keys))
+    bounds = np.round(np.cumsum(fractions) / np.sum(fractions) * len(keys)).astype(int)
+    splits = {"train": [], "validation": [], "test": []}
+    for position, key_index in enumerate(order):
+        name = ("train", "validation", "test")[int(np.searchsorted(bounds, position, "right"))]
+        splits[name] += groups[keys[key_index]]
+    return {name: sorted(indices) for name, indices in splits.items()}
+
+
+class MeshDataset(Dataset):
+    """Graphs of the samples (given indices, default all) of a dataset folder."""
+
+    def __init__(
+        self,
+        folder: str | Path,
+        indices: list[int] | None = None,
+        hierarchy_options: dict | None = None,
+        cache_size: int = 8,
+    ) -> None:
+        super().__init__(root=None)
+        self.folder = Path(folder)
+        manifest = read_manifest(self.folder)
+        entries = {e["index"]: e for e in manifest["samples"]}
+        self.sample_indices = sorted(entries) if indices is None else list(indices)
+        self.files = [self.folder / entries[i]["file"] for i in self.sample_indices]
+        roles = {name: spec.get("role") for name, spec in manifest["fields"].items()}
+        self.inputs = [name for name, role in roles.items() if role == "input"]
+        self.targets = [name for name, role in roles.items() if role == "target"]
+        self.transient = bool(manifest["recipe"]["transient"])
+        steps = [entries[i]["steps"] for i in self.sample_indices]
+        pairs = [max(s - 1, 1) if self.transient else 1 for s in steps]
+        self.items = [(k, t) for k, count in enumerate(pairs) for t in range(count)]
+        self.hierarchy_options = hierarchy_options or {}
+        self._cache: OrderedDict[int, tuple[Sample, MeshGraph, torch.Tensor]] = OrderedDict()
+        self.cache_size = cache_size
+
+    def len(self) -> int:
+        return len(self.items)
+
+    def get(self, idx: int) -> MeshGraph:
+        k, t = self.items[idx]
+        sample, structure, types = self._load(k)
+        graph = structure.clone()
+        graph.node_type = types
+        if self.transient:
+            now = [sample.fields[n][t] for n in (*self.inputs, *self.targets)]
+            after = [sample.fields[n][t + 1] for n in self.targets]
+            graph.time = torch.tensor([float(sample.times[t])])
+        else:
+            now = [sample.fields[n] for n in self.inputs]
+            after = [sample.fields[n] for n in self.targets]
+        graph.x = _stack(now, len(types))
+        graph.y = _stack(after, len(types))
+        graph.sample = torch.tensor([self.sample_indices[k]])
+        return graph
+
+    def _load(self, k: int):
+        if k in self._cache:
+            self._cache.move_to_end(k)
+            return self._cache[k]
+        sample = read_sample(self.files[k])
+        structure = mesh_graph(sample.mesh, **self.hierarchy_options)  # once per mesh
+        codes = node_types(sample.mesh, sample.meta.get("part_roles", {}))
+        types = torch.nn.functional.one_hot(torch.as_tensor(codes), len(NODE_TYPES)).float()
+        self._cache[k] = (sample, structure, types)
+        if len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+        return self._cache[k]
+
+
+def statistics(dataset: MeshDataset, max_items: int = 2000) -> dict[str, tuple]:
+    """Per-channel mean and standard deviation of x, y and edge_attr over (up to max_items
+    evenly spaced) items: compute them on the training split only."""
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), max_items)).astype(int))
+    sums: dict[str, list] = {}
+    for i in picks:
+        graph = dataset[int(i)]
+        for key in ("x", "y", "edge_attr"):
+            values = graph[key].double()
+            total = sums.setdefault(key, [0, 0.0, 0.0])
+            total[0] += len(values)
+            total[1] = total[1] + values.sum(0)
+            total[2] = total[2] + (values**2).sum(0)
+    out = {}
+    for key, (count, first, second) in sums.items():
+        mean = first / count
+        std = torch.sqrt(torch.clamp(second / count - mean**2, min=0.0))
+        out[key] = (mean.float(), std.float())
+    return out
+
+
+def _stack(arrays: list[np.ndarray], num_nodes: int) -> torch.Tensor:
+    if not arrays:
+        return torch.zeros(num_nodes, 0)
+    return torch.as_tensor(np.concatenate(arrays, axis=-1), dtype=torch.float32)
