@@ -116,7 +116,9 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     mean_speed = reynolds * nu / (2 * radius)
     drawn = {"radius": radius, "center": [x, y], "reynolds": reynolds, "mean_speed": mean_speed}
     obstacle = geometry.Hole(x, y, radius)
-    mesh = geometry.channel_with_obstacle(length, height, obstacle, params["h"], params["h_obstacle"])
+    mesh = geometry.channel_with_obstacle(
+        length, height, obstacle, params["h"], params["h_obstacle"]
+    )
     profile, ramp = parabolic_inflow(1.5 * mean_speed, 0.0, height), params["ramp"]
 
     def inflow(points: np.ndarray, t: float) -> np.ndarray:
@@ -127,9 +129,9 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     problem = FlowProblem(mesh, nu, {"inlet": inflow, **walls}, force_part="obstacle")
     flow = navier_stokes(problem, params["dt"], params["steps"], max_cfl=params["max_cfl"])
     roles = {"inlet": "inflow", "outlet": "outflow", "walls": "wall", "obstacle": "obstacle"}
-    drawn["drag_lift_max"] = dfg.force_coefficients(
-        flow.forces, mean_speed, 2 * radius
-    ).max(axis=0).tolist()
+    drawn["drag_lift_max"] = (
+        dfg.force_coefficients(flow.forces, mean_speed, 2 * radius).max(axis=0).tolist()
+    )
     fields = {"velocity": flow.velocity, "pressure": flow.pressure[..., None]}
     return Sample(mesh, fields, flow.times, {"parameters": drawn, "part_roles": roles})
 

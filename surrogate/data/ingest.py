@@ -77,9 +77,7 @@ def load_rules(path: str | Path) -> dict:
     if not isinstance(rules, dict) or not all(
         value == "rest" or isinstance(value, dict) for value in rules.values()
     ):
-        raise InputError(
-            f"{path}: expected a mapping part -> {{x: [low, high], ...}} or 'rest'."
-        )
+        raise InputError(f"{path}: expected a mapping part -> {{x: [low, high], ...}} or 'rest'.")
     return rules
 
 
@@ -130,9 +128,13 @@ def _mesh_of(raw: meshio.Mesh, path: Path) -> Mesh:
 
 def _check_same_mesh(raw: meshio.Mesh, first: meshio.Mesh, path: Path, first_path: Path):
     same = raw.points.shape == first.points.shape and np.array_equal(raw.points, first.points)
-    same = same and len(raw.cells) == len(first.cells) and all(
-        a.type == b.type and np.array_equal(a.data, b.data)
-        for a, b in zip(raw.cells, first.cells, strict=True)
+    same = (
+        same
+        and len(raw.cells) == len(first.cells)
+        and all(
+            a.type == b.type and np.array_equal(a.data, b.data)
+            for a, b in zip(raw.cells, first.cells, strict=True)
+        )
     )
     if not same:
         raise DatasetError(
@@ -186,7 +188,9 @@ def _with_parts(mesh: Mesh, rules: dict | None, source: Path) -> Mesh:
             for axis, bounds in rule.items():
                 if axis == "role":
                     continue
-                if axis not in AXES[: mesh.dim] or not (isinstance(bounds, list) and len(bounds) == 2):
+                if axis not in AXES[: mesh.dim] or not (
+                    isinstance(bounds, list) and len(bounds) == 2
+                ):
                     raise InputError(
                         f"rule for part '{name}' has {axis}: {bounds!r}; expected "
                         f"{' / '.join(AXES[: mesh.dim])}: [low, high]."
@@ -200,4 +204,3 @@ def _with_parts(mesh: Mesh, rules: dict | None, source: Path) -> Mesh:
         parts[name] = facets[inside]
         taken |= inside
     return Mesh(mesh.points, mesh.cells, parts)
-

@@ -105,7 +105,11 @@ def check_dataset(folder: str | Path) -> list[str]:
 def dataset_info(folder: str | Path) -> str:
     manifest = read_manifest(folder)
     recipe, entries = manifest["recipe"], manifest["samples"]
-    size = sum((Path(folder) / e["file"]).stat().st_size for e in entries if (Path(folder) / e["file"]).exists())
+    size = sum(
+        (Path(folder) / e["file"]).stat().st_size
+        for e in entries
+        if (Path(folder) / e["file"]).exists()
+    )
     lines = [
         f"{folder}: recipe {recipe['name']} ({recipe['family']}, "
         f"{'transient' if recipe['transient'] else 'steady'}), seed {manifest['seed']}",

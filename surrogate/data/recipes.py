@@ -41,6 +41,8 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] = ()) -> dict:
         key, sep, value = item.partition("=")
         if not sep or key not in recipe["parameters"]:
             known = ", ".join(recipe["parameters"])
-            raise ProblemError(f"override '{item}' names no parameter; expected KEY=VALUE, KEY one of {known}.")
+            raise ProblemError(
+                f"override '{item}' names no parameter; expected KEY=VALUE, KEY one of {known}."
+            )
         recipe["parameters"][key] = yaml.safe_load(value)
     return recipe
