@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from solvers.atomic import atomic_folder
 from surrogate.data.generate import sample_path
 from surrogate.data.ingest import ingest_series, load_rules
@@ -41,7 +43,7 @@ def run(args: argparse.Namespace) -> None:
     }  # fmt: skip
     with atomic_folder(args.out, overwrite=args.overwrite) as folder:
         for index, sample in enumerate(samples):
-            write_sample(sample_path(folder, index), sample)
+            write_sample(sample_path(folder, index), sample, field_dtype=np.float64)
         write_manifest(folder, recipe, None, len(samples))
     steps = sum(len(s.times) for s in samples)
     print(f"{args.out}: {len(samples)} sample(s), {steps} steps, fields {', '.join(fields)}")
