@@ -91,7 +91,8 @@ class MeshDataset(Dataset):
         pairs = [max(s - 1, 1) if self.transient else 1 for s in steps]
         self.items = [(k, t) for k, count in enumerate(pairs) for t in range(count)]
         self.hierarchy_options = hierarchy_options or {}
-        self._cache: OrderedDict[int, tuple[Sample, MeshGraph, torch.Tensor]] = OrderedDict()
+        self._samples: OrderedDict[int, Sample] = OrderedDict()
+        self._structures: dict[int, tuple[MeshGraph, torch.Tensor]] = {}
         self.cache_size = cache_size
 
     def len(self) -> int:
@@ -114,18 +115,22 @@ class MeshDataset(Dataset):
         graph.sample = torch.tensor([self.sample_indices[k]])
         return graph
 
-    def _load(self, k: int):
-        if k in self._cache:
-            self._cache.move_to_end(k)
-            return self._cache[k]
-        sample = read_sample(self.files[k])
-        structure = mesh_graph(sample.mesh, **self.hierarchy_options)  # once per mesh
-        codes = node_types(sample.mesh, sample.meta.get("part_roles", {}))
-        types = torch.nn.functional.one_hot(torch.as_tensor(codes), len(NODE_TYPES)).float()
-        self._cache[k] = (sample, structure, types)
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
-        return self._cache[k]
+    def _load(self, k: int) -> tuple[Sample, MeshGraph, torch.Tensor]:
+        """The sample (fields kept for the last cache_size samples) and its mesh's graph
+        structure and node types (kept for every sample: built once per mesh)."""
+        if k in self._samples:
+            self._samples.move_to_end(k)
+        else:
+            self._samples[k] = read_sample(self.files[k])
+            if len(self._samples) > self.cache_size:
+                self._samples.popitem(last=False)
+        sample = self._samples[k]
+        if k not in self._structures:
+            codes = node_types(sample.mesh, sample.meta.get("part_roles", {}))
+            types = torch.nn.functional.one_hot(torch.as_tensor(codes), len(NODE_TYPES))
+            graph = mesh_graph(sample.mesh, **self.hierarchy_options)
+            self._structures[k] = (graph, types.float())
+        return (sample, *self._structures[k])
 
 
 def statistics(dataset: MeshDataset, max_items: int = 2000) -> dict[str, tuple]:
