@@ -151,10 +151,6 @@ class TaylorHood:
         """(M, 12, 12) cell matrices of convection_jacobian(w) on vector_cell_dofs."""
         return self.linearised_convection(w)[0]
 
-    def convection_vector(self, w: np.ndarray) -> np.ndarray:
-        """(n, 2) values of N(w) = convection(w) w, tested with each P2 function."""
-        return self.linearised_convection(w)[1]
-
     def linearised_convection(self, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The (M, 12, 12) Jacobian cell matrices at w and N(w) (n, 2), sharing the work
         (batched matmuls rather than einsum: this runs at every time step)."""

@@ -60,6 +60,7 @@ def test_convection_of_a_linear_field_and_its_derivative():
         return (space.convection(u) @ u).T.ravel()
 
     np.testing.assert_allclose(nonlinear(w), 0.5 * jacobian @ w.T.ravel(), atol=1e-12)
+    np.testing.assert_allclose(space.linearised_convection(w)[1], space.convection(w) @ w)
     change = nonlinear(w + du) - nonlinear(w)
     np.testing.assert_allclose(change, jacobian @ du.T.ravel(), atol=1e-9)
 
