@@ -35,7 +35,7 @@ def read_mesh(path: str | Path) -> Mesh:
     formats = _formats_of(path)
     if "xdmf" in formats:
         check_xdmf_references(path)
-    raw = _meshio_read(path, formats)
+    raw = meshio_read(path, formats)
     try:
         return mesh_from_meshio(raw)
     except MeshError as error:
@@ -117,7 +117,7 @@ def _formats_of(path: Path) -> list[str]:
     raise MeshError(f"{path}: unsupported extension '{path.suffix}'; expected one of {known}.")
 
 
-def _meshio_read(path: Path, formats: list[str]) -> meshio.Mesh:
+def meshio_read(path: Path, formats: list[str]) -> meshio.Mesh:
     """The first format that reads; else MeshError with the first format's reason."""
     reasons = []
     for file_format in formats:

@@ -8,10 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from solvers.atomic import atomic_folder
-from surrogate.data.generate import sample_path
 from surrogate.data.ingest import ingest_series, load_rules
 from surrogate.data.manifest import write_manifest
-from surrogate.data.sample import write_sample
+from surrogate.data.sample import sample_path, write_sample
 
 
 def add_parser(subparsers) -> None:

@@ -57,15 +57,7 @@ def poisson_holes(params: dict, rng: np.random.Generator) -> Sample:
     insulated; kappa log-normal, f a smooth random field."""
     drawn: dict = {}
     mesh = _holes_plate(params, rng, drawn)
-    kappa = _log_normal(params["kappa"], rng, mesh, drawn)
-    drawn["source_amplitude"] = amplitude = draw(params["source_amplitude"], rng)
-    source = amplitude * gaussian_field(rng, 2, params["source_length"])(mesh.points)
-    sides = {side: draw(params["boundary_values"], rng) for side in BOX_SIDES}
-    drawn["boundary_values"] = sides
-    u = solvers.poisson(mesh, kappa=kappa, source=source, dirichlet=sides)
-    roles = {part: "dirichlet" if part in BOX_SIDES else "neumann" for part in mesh.boundary_parts}
-    fields = {"kappa": kappa[:, None], "source": source[:, None], "u": u[:, None]}
-    return Sample(mesh, fields, meta={"parameters": drawn, "part_roles": roles})
+    return _diffusion(mesh, params, rng, drawn, BOX_SIDES)
 
 
 def heat_holes(params: dict, rng: np.random.Generator) -> Sample:
@@ -140,15 +132,22 @@ def poisson_box_holes(params: dict, rng: np.random.Generator) -> Sample:
     """3D: -div(kappa grad u) = f in a box with spherical holes; xmin/xmax at random
     values, other faces and holes insulated."""
     drawn: dict = {}
-    drawn["holes"] = count = draw(params["holes"], rng)
-    mesh = geometry.box_with_holes(n_holes=count, seed=_seed(rng), h=params["h"])
+    drawn = {"holes": draw(params["holes"], rng)}
+    mesh = geometry.box_with_holes(n_holes=drawn["holes"], seed=_seed(rng), h=params["h"])
+    return _diffusion(mesh, params, rng, drawn, ("xmin", "xmax"))
+
+
+def _diffusion(mesh, params: dict, rng: np.random.Generator, drawn: dict, fixed) -> Sample:
+    """Log-normal kappa, smooth random source, the parts in fixed at random values and
+    the rest of the boundary insulated: the steady diffusion sample of both Poisson
+    families."""
     kappa = _log_normal(params["kappa"], rng, mesh, drawn)
     drawn["source_amplitude"] = amplitude = draw(params["source_amplitude"], rng)
-    source = amplitude * gaussian_field(rng, 3, params["source_length"])(mesh.points)
-    ends = {side: draw(params["boundary_values"], rng) for side in ("xmin", "xmax")}
-    drawn["boundary_values"] = ends
-    u = solvers.poisson(mesh, kappa=kappa, source=source, dirichlet=ends)
-    roles = {part: "dirichlet" if part in ends else "neumann" for part in mesh.boundary_parts}
+    source = amplitude * gaussian_field(rng, mesh.dim, params["source_length"])(mesh.points)
+    values = {part: draw(params["boundary_values"], rng) for part in fixed}
+    drawn["boundary_values"] = values
+    u = solvers.poisson(mesh, kappa=kappa, source=source, dirichlet=values)
+    roles = {part: "dirichlet" if part in values else "neumann" for part in mesh.boundary_parts}
     fields = {"kappa": kappa[:, None], "source": source[:, None], "u": u[:, None]}
     return Sample(mesh, fields, meta={"parameters": drawn, "part_roles": roles})
 

@@ -26,13 +26,9 @@ import yaml
 from solvers.atomic import atomic_path
 from surrogate.data.families import family
 from surrogate.data.manifest import write_manifest
-from surrogate.data.sample import DatasetError, Sample, write_sample
+from surrogate.data.sample import DatasetError, Sample, sample_path, write_sample
 
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-def sample_path(out: Path, index: int) -> Path:
-    return Path(out) / "samples" / f"sample_{index:06d}.npz"
 
 
 def sample_seed(seed: int, index: int) -> int:

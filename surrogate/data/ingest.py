@@ -22,7 +22,7 @@ import yaml
 
 from solvers.errors import InputError, MeshError
 from solvers.mesh import Mesh
-from solvers.mesh_io import check_xdmf_references, mesh_from_meshio
+from solvers.mesh_io import check_xdmf_references, mesh_from_meshio, meshio_read
 from surrogate.data.sample import DatasetError, Sample
 
 AXES = "xyz"
@@ -107,10 +107,7 @@ def _pvd_steps(path: Path) -> list[tuple[float, Path]]:
 
 
 def _read_step(path: Path) -> meshio.Mesh:
-    try:
-        return meshio.read(path, file_format="vtu")
-    except (Exception, SystemExit) as error:  # meshio may sys.exit on malformed files
-        raise DatasetError(f"{path}: cannot be read as .vtu ({error}).") from None
+    return meshio_read(path, ["vtu"])
 
 
 def _mesh_of(raw: meshio.Mesh, path: Path) -> Mesh:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from solvers.atomic import atomic_path
-from surrogate.data.sample import DatasetError, checksum, read_sample
+from surrogate.data.sample import DatasetError, checksum, read_sample, sample_path
 
 SCHEMA_VERSION = 1
 
@@ -23,7 +23,7 @@ def write_manifest(out: Path, recipe: dict, seed: int | None, samples: int) -> d
     out = Path(out)
     entries, components = [], {}
     for index in range(samples):
-        path = out / "samples" / f"sample_{index:06d}.npz"
+        path = sample_path(out, index)
         if not path.exists():
             continue
         with np.load(path, allow_pickle=False) as archive:

@@ -48,6 +48,11 @@ class Sample:
         return len(self.times) > 0
 
 
+def sample_path(folder: str | Path, index: int) -> Path:
+    """Where sample index lives in a dataset folder."""
+    return Path(folder) / "samples" / f"sample_{index:06d}.npz"
+
+
 def write_sample(path: str | Path, sample: Sample, field_dtype=np.float32) -> None:
     arrays = {"points": sample.mesh.points, "cells": sample.mesh.cells, "times": sample.times}
     arrays |= {f"part.{name}": facets for name, facets in sample.mesh.boundary_parts.items()}

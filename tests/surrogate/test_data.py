@@ -13,10 +13,10 @@ import pytest
 
 from solvers import geometry
 from surrogate.cli import main
-from surrogate.data.generate import generate, sample_path
+from surrogate.data.generate import generate
 from surrogate.data.manifest import check_dataset, read_manifest
 from surrogate.data.recipes import load_recipe, recipe_names
-from surrogate.data.sample import DatasetError, Sample, read_sample, write_sample
+from surrogate.data.sample import DatasetError, Sample, read_sample, sample_path, write_sample
 
 TINY = {  # overrides that make each bundled recipe fast
     "poisson_holes": ["h=0.15"],

@@ -7,10 +7,9 @@ import pytest
 from solvers import geometry, heat
 from solvers.mesh_io import write_mesh, write_time_series
 from surrogate.cli import main
-from surrogate.data.generate import sample_path
 from surrogate.data.ingest import ingest_series
 from surrogate.data.manifest import check_dataset
-from surrogate.data.sample import DatasetError, read_sample
+from surrogate.data.sample import DatasetError, read_sample, sample_path
 
 
 @pytest.fixture
