@@ -118,13 +118,14 @@ def _mesh(size: str):
 
 
 def _model(name: str):
+    from surrogate.nn import meshgraphnet
     from surrogate.nn.baselines import DenseDiffPoolUNet, TopKGraphUNet
-    from surrogate.nn.unet import MultigridUNet, UNetConfig, meshgraphnet
+    from surrogate.nn.unet import MultigridUNet, UNetConfig
 
     if name == "unet":
         return MultigridUNet(UNetConfig(IN_DIM, OUT_DIM, latent=LATENT, blocks=[1, 2, 2, 4]))
     if name == "mgn":
-        return meshgraphnet(IN_DIM, OUT_DIM, latent=LATENT, blocks=15)
+        return meshgraphnet(IN_DIM, OUT_DIM, 2, latent=LATENT, blocks=15)
     if name == "topk":
         return TopKGraphUNet(IN_DIM, OUT_DIM, latent=LATENT, depth=4)
     return DenseDiffPoolUNet(IN_DIM, OUT_DIM, latent=LATENT)

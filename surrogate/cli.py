@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from solvers.errors import InputError, SolverError
-from surrogate.commands import dataset, generate, ingest, solve
+from surrogate.commands import dataset, generate, ingest, solve, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,11 +19,17 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_parser(subparsers)
     ingest.add_parser(subparsers)
     dataset.add_parser(subparsers)
+    train.add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command == "train":  # LightningCLI parses the rest
+        args.options = unknown
+    elif unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         args.run(args)
     except (InputError, SolverError, FileExistsError) as error:

@@ -3,7 +3,8 @@
 Level 0 uses PyG's names (x, pos, edge_index, edge_attr); level l >= 1 adds pos_l,
 edge_index_l, edge_attr_l, and every level but the last adds cluster_l and candidates_l
 (indices into level l + 1). MeshGraph tells PyG how to offset those indices when graphs of
-different meshes are batched, so each graph keeps its own hierarchy.
+different meshes are batched, so each graph keeps its own hierarchy. Per-step fields
+(T, N, C) end in _steps and are batched along the node axis.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class MeshGraph(Data):
     def __cat_dim__(self, key: str, value, *args, **kwargs):
         if key.startswith("edge_index_"):
             return -1
+        if key.endswith("_steps"):  # (T, N, C): nodes are the second axis
+            return 1
         return super().__cat_dim__(key, value, *args, **kwargs)
 
     def level(self, l: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -10,7 +10,7 @@ import numpy as np
 from solvers.atomic import atomic_folder
 from surrogate.data.ingest import ingest_series, load_rules
 from surrogate.data.manifest import write_manifest
-from surrogate.data.sample import sample_path, write_sample
+from surrogate.data.sample import DatasetError, sample_path, write_sample
 
 
 def add_parser(subparsers) -> None:
@@ -23,6 +23,12 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
     p.add_argument("--fields", required=True, help="comma-separated point field names")
+    p.add_argument(
+        "--pinned",
+        default="",
+        help="comma-separated fields the boundary conditions prescribe on dirichlet, inflow, "
+        "wall and obstacle nodes (kept fixed in training and rollouts)",
+    )
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
     p.add_argument("--parts", type=Path, help="YAML rules naming boundary parts by position")
     p.add_argument("--dt", type=float, help="time step of a folder of .vtu files (default 1)")
@@ -32,12 +38,17 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> None:
     fields = [name.strip() for name in args.fields.split(",") if name.strip()]
+    pinned = {name.strip() for name in args.pinned.split(",") if name.strip()}
+    if pinned - set(fields):
+        raise DatasetError(
+            f"--pinned names {sorted(pinned - set(fields))}, which --fields does not list."
+        )
     rules = load_rules(args.parts) if args.parts else None
     samples = [ingest_series(source, fields, rules, args.dt) for source in args.sources]
     recipe = {
         "name": "ingested", "family": "ingest", "transient": True,
         "parameters": {"sources": [str(s) for s in args.sources], "parts": rules},
-        "fields": {name: {"role": "target", "units": None,
+        "fields": {name: {"role": "target", "pinned": name in pinned, "units": None,
                           "description": f"point field '{name}' as ingested"} for name in fields},
     }  # fmt: skip
     with atomic_folder(args.out, overwrite=args.overwrite) as folder:

@@ -4,8 +4,10 @@ Each item is a MeshGraph (pos, edge_index in both directions, raw edge_attr = re
 position and length, and the multigrid hierarchy) with node_type (N, 7) one-hot, x and y.
 Steady samples give one item each: x = input fields, y = target fields. Transient samples
 give one item per step t -> t + 1: x = input fields at t and target fields at t, y = target
-fields at t + 1. The graph structure and hierarchy of a mesh are built once and reused for
-every step. Nothing is ever loaded through PyG's processed/ pickle files: items are read
+fields at t + 1. With trajectories=True an item is a whole sample instead: input_steps
+(T, N, Ci) and target_steps (T, N, Ct), T = 1 when steady (what a rollout is checked
+against). The graph structure and hierarchy of a mesh are built once and reused for every
+step. Nothing is ever loaded through PyG's processed/ pickle files: items are read
 from the .npz samples (allow_pickle=False).
 """
 
@@ -76,6 +78,7 @@ class MeshDataset(Dataset):
         indices: list[int] | None = None,
         hierarchy_options: dict | None = None,
         cache_size: int = 8,
+        trajectories: bool = False,
     ) -> None:
         super().__init__(root=None)
         self.folder = Path(folder)
@@ -88,8 +91,9 @@ class MeshDataset(Dataset):
         self.targets = [name for name, role in roles.items() if role == "target"]
         self.transient = bool(manifest["recipe"]["transient"])
         steps = [entries[i]["steps"] for i in self.sample_indices]
-        pairs = [max(s - 1, 1) if self.transient else 1 for s in steps]
+        pairs = [max(s - 1, 1) if self.transient and not trajectories else 1 for s in steps]
         self.items = [(k, t) for k, count in enumerate(pairs) for t in range(count)]
+        self.trajectories = trajectories
         self.hierarchy_options = hierarchy_options or {}
         self._samples: OrderedDict[int, Sample] = OrderedDict()
         self._structures: dict[int, tuple[MeshGraph, torch.Tensor]] = {}
@@ -103,6 +107,13 @@ class MeshDataset(Dataset):
         sample, structure, types = self._load(k)
         graph = structure.clone()
         graph.node_type = types
+        graph.sample = torch.tensor([self.sample_indices[k]])
+        if self.trajectories:
+            shape = (max(len(sample.times), 1), len(types))
+            fields = {n: v.reshape(*shape, -1) for n, v in sample.fields.items()}
+            graph.input_steps = _stack([fields[n] for n in self.inputs], *shape)
+            graph.target_steps = _stack([fields[n] for n in self.targets], *shape)
+            return graph
         if self.transient:
             now = [sample.fields[n][t] for n in (*self.inputs, *self.targets)]
             after = [sample.fields[n][t + 1] for n in self.targets]
@@ -112,7 +123,6 @@ class MeshDataset(Dataset):
             after = [sample.fields[n] for n in self.targets]
         graph.x = _stack(now, len(types))
         graph.y = _stack(after, len(types))
-        graph.sample = torch.tensor([self.sample_indices[k]])
         return graph
 
     def _load(self, k: int) -> tuple[Sample, MeshGraph, torch.Tensor]:
@@ -154,7 +164,36 @@ def statistics(dataset: MeshDataset, max_items: int = 2000) -> dict[str, tuple]:
     return out
 
 
-def _stack(arrays: list[np.ndarray], num_nodes: int) -> torch.Tensor:
+def dataset_schema(folder: str | Path) -> dict:
+    """What a surrogate of this dataset reads and predicts, as plain data for checkpoints:
+    recipe, transient, dim, dt, inputs [[name, components]], targets [[name, components,
+    pinned]] and node types."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if not manifest["samples"]:
+        raise DatasetError(f"{folder}: the dataset has no samples.")
+    with np.load(folder / manifest["samples"][0]["file"], allow_pickle=False) as archive:
+        dim, times = archive["points"].shape[1], archive["times"]
+    fields = manifest["fields"].items()
+    recipe = manifest["recipe"]
+    return {
+        "recipe": recipe["name"],
+        "family": recipe["family"],
+        "transient": bool(recipe["transient"]),
+        "dim": int(dim),
+        "dt": float(times[1] - times[0]) if len(times) > 1 else None,
+        "inputs": [[n, f["components"]] for n, f in fields if f.get("role") == "input"],
+        "targets": [
+            [n, f["components"], bool(f.get("pinned", False))]
+            for n, f in fields
+            if f.get("role") == "target"
+        ],
+        "node_types": list(NODE_TYPES),
+    }
+
+
+def _stack(arrays: list[np.ndarray], *leading: int) -> torch.Tensor:
+    """Fields (..., C_i) side by side; (*leading, 0) when there are none."""
     if not arrays:
-        return torch.zeros(num_nodes, 0)
+        return torch.zeros(*leading, 0)
     return torch.as_tensor(np.concatenate(arrays, axis=-1), dtype=torch.float32)

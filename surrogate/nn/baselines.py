@@ -1,6 +1,6 @@
 """Baselines run in the same harness as the U-Net: PyG's GraphUNet (TopK pooling, no edge
 features) and a dense DiffPool U-Net (learned dense assignment, O(N^2) memory). The flat
-MeshGraphNet is surrogate.nn.unet.meshgraphnet."""
+MeshGraphNet is surrogate.nn.meshgraphnet: the U-Net with one level."""
 
 from __future__ import annotations
 

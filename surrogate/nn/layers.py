@@ -35,6 +35,7 @@ class OnlineNormalizer(nn.Module):
         self.register_buffer("accumulations", torch.zeros((), dtype=torch.long))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x standardised; in training mode, x first joins the statistics."""
         if self.training and self.accumulations < self.max_accumulations:
             with torch.no_grad():
                 values = x.detach().to(torch.float64)
@@ -42,7 +43,14 @@ class OnlineNormalizer(nn.Module):
                 self.total += values.sum(0)
                 self.total_sq += (values**2).sum(0)
                 self.accumulations += 1
+        return self.transform(x)
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """x standardised with the statistics as they are (never accumulates)."""
         return (x - self.mean.to(x.dtype)) / self.std.to(x.dtype)
+
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.std.to(z.dtype) + self.mean.to(z.dtype)
 
     @property
     def mean(self) -> torch.Tensor:

@@ -130,10 +130,3 @@ class MultigridUNet(nn.Module):
                 f"the graph has {levels.tolist()} hierarchy level(s) but the network needs "
                 f"{self.num_levels}; build the hierarchy with num_levels={self.num_levels}."
             )
-
-
-def meshgraphnet(
-    in_dim: int, out_dim: int, dim: int = 2, latent: int = 128, blocks: int = 15
-) -> MultigridUNet:
-    """The flat MeshGraphNet baseline (Pfaff et al. 2021): one level, `blocks` processor steps."""
-    return MultigridUNet(UNetConfig(in_dim, out_dim, dim, latent, [blocks]))

@@ -8,8 +8,9 @@ from torch_geometric.data import Batch
 import surrogate.nn.message_passing as message_passing
 from solvers import Mesh, geometry
 from surrogate.graph import mesh_graph
+from surrogate.nn import meshgraphnet
 from surrogate.nn.baselines import DenseDiffPoolUNet, TopKGraphUNet
-from surrogate.nn.unet import MultigridUNet, UNetConfig, meshgraphnet
+from surrogate.nn.unet import MultigridUNet, UNetConfig
 
 LEVELS = 3
 
@@ -110,7 +111,7 @@ def test_hierarchy_depth_mismatch_is_refused(plate):
 def test_flat_meshgraphnet_has_about_the_unets_parameter_count():
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     unet = MultigridUNet(UNetConfig(3, 2, latent=128))
-    flat = meshgraphnet(3, 2, latent=128)
+    flat = meshgraphnet(3, 2, 2, latent=128)
     assert flat.num_levels == 1 and len(flat.bottom) == 15
     assert abs(count(unet) / count(flat) - 1) < 0.1
 

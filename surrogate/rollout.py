@@ -1,0 +1,38 @@
+"""Rollout: a trained network and its adapter stepped forward on one mesh graph."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from surrogate.graph import MeshGraph
+from surrogate.training.adapter import FieldAdapter
+
+
+@torch.no_grad()
+def rollout(
+    network: nn.Module,
+    adapter: FieldAdapter,
+    graph: MeshGraph,
+    inputs: torch.Tensor,
+    given: torch.Tensor,
+    initial: torch.Tensor | None = None,
+    steps: int = 1,
+) -> torch.Tensor:
+    """(steps, N, C) predicted targets after 1..steps steps (steps = 1 when steady).
+
+    inputs: (N, Ci), or (S, N, Ci) per state, the last reused once S states are used up;
+    given: (N, C), or (S, N, C) per predicted state, the values of pinned entries;
+    initial: (N, C) state at step 0 (transient only).
+    """
+    if adapter.transient and initial is None:
+        raise ValueError("a transient rollout needs the initial state.")
+    if not adapter.transient and steps != 1:
+        raise ValueError(f"a steady model predicts once; got steps={steps}.")
+    pick = lambda values, k: values if values.dim() == 2 else values[min(k, len(values) - 1)]  # noqa: E731
+    state, states = initial, []
+    for k in range(steps):
+        graph.x = adapter.features(graph, pick(inputs, k), state, pick(given, k))
+        state = adapter.predict(graph, network(graph), state, pick(given, k))
+        states.append(state)
+    return torch.stack(states)

@@ -1,0 +1,1 @@
+"""Training: the per-problem adapter, the LightningModule and DataModule, checkpoints."""

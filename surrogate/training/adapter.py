@@ -1,0 +1,102 @@
+"""The per-problem side of a surrogate (MeshGraphNets' split of model and physics): which
+node features the generic network sees, how they are normalised, which outputs the loss
+counts, and how a prediction becomes the next state.
+
+Node features, all per node:
+    [inputs (normalised), state at t (transient only, normalised),
+     prescribed values of the pinned targets at the predicted time (0 elsewhere),
+     node type one-hot]
+The network predicts the normalised targets (steady) or their normalised change over one
+step (transient). Pinned entries, a pinned target field on a dirichlet, inflow, wall or
+obstacle node, are given to the network, left out of the loss and overwritten with the
+prescribed values in every prediction.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from surrogate.graph import MeshGraph
+from surrogate.nn.layers import OnlineNormalizer
+
+PINNED_TYPES = ("dirichlet", "inflow", "wall", "obstacle")
+
+
+class FieldAdapter(nn.Module):
+    """Features, normalisers, loss mask and time stepping for one dataset schema
+    (surrogate.data.graphs.dataset_schema); `noise` is the standard deviation, in the
+    targets' units, of the Gaussian noise added to the training state (transient only)."""
+
+    def __init__(self, schema: dict, noise: float = 0.0) -> None:
+        super().__init__()
+        self.schema, self.noise = schema, noise
+        self.transient = bool(schema["transient"])
+        self.input_size = sum(size for _, size in schema["inputs"])
+        self.target_size = sum(size for _, size, _ in schema["targets"])
+        pinned = [p for _, size, p in schema["targets"] for _ in range(size)]
+        self.register_buffer("pinned_channels", torch.tensor(pinned, dtype=torch.bool))
+        types = schema["node_types"]
+        pinned_types = [name in PINNED_TYPES for name in types]
+        self.register_buffer("pinned_types", torch.tensor(pinned_types, dtype=torch.bool))
+        self.input_norm = OnlineNormalizer(self.input_size)
+        self.value_norm = OnlineNormalizer(self.target_size)  # target values (state, given)
+        self.output_norm = OnlineNormalizer(self.target_size)  # what the network predicts
+
+    @property
+    def in_dim(self) -> int:
+        state = self.target_size if self.transient else 0
+        return self.input_size + state + self.target_size + len(self.schema["node_types"])
+
+    @property
+    def out_dim(self) -> int:
+        return self.target_size
+
+    def pinned(self, graph: MeshGraph) -> torch.Tensor:
+        """(N, C) True where the value is prescribed by a boundary condition."""
+        on_pinned_node = (graph.node_type[:, self.pinned_types] > 0).any(dim=1)
+        return on_pinned_node[:, None] & self.pinned_channels[None, :]
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A dataset item's x -> (inputs, state at t or None when steady)."""
+        inputs = x[:, : self.input_size]
+        return inputs, (x[:, self.input_size :] if self.transient else None)
+
+    def features(self, graph, inputs, state, given) -> torch.Tensor:
+        """(N, in_dim) network input; `given` (N, C) holds the targets' values at the
+        predicted time wherever they are pinned (other entries are ignored)."""
+        pinned = self.pinned(graph)
+        parts = [self.input_norm(inputs)]
+        if self.transient:
+            parts.append(self.value_norm.transform(state))
+        parts += [torch.where(pinned, self.value_norm.transform(given), 0.0), graph.node_type]
+        return torch.cat(parts, dim=1)
+
+    def training_example(self, graph: MeshGraph):
+        """(features, normalised target, loss mask) of a batch of dataset items; in
+        training mode the normalisers gather statistics and noise perturbs the state."""
+        inputs, state = self.split(graph.x)
+        free = ~self.pinned(graph)
+        if self.training:
+            self.value_norm(graph.y)
+        if self.transient:
+            if self.training and self.noise > 0:
+                state = state + self.noise * torch.randn_like(state) * free
+            target = self.output_norm(graph.y - state)  # the noisy state must still reach y
+        else:
+            target = self.output_norm(graph.y)
+        return self.features(graph, inputs, state, graph.y), target, free
+
+    def predict(self, graph, output, state, given) -> torch.Tensor:
+        """(N, C) targets in their units: the network output un-normalised (added to the
+        state when transient), with pinned entries set to their given values."""
+        value = self.output_norm.inverse(output)
+        if self.transient:
+            value = state + value
+        return torch.where(self.pinned(graph), given, value)
+
+
+def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor):
+    """Mean squared error over the entries the mask keeps."""
+    squared = (prediction - target) ** 2 * mask
+    return squared.sum() / mask.sum().clamp(min=1)

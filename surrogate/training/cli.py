@@ -1,0 +1,77 @@
+"""LightningCLI for `surrogate train`: links the dataset's schema and hierarchy into the
+model, picks precision and determinism for the hardware, and lays out the run folder."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+from solvers.errors import InputError
+from surrogate.training.callbacks import LossCurve
+from surrogate.training.data import MeshDataModule
+from surrogate.training.module import SurrogateModule
+
+MONITOR = "val/rollout_rel_l2"
+
+
+class TrainCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue from the run folder's checkpoints/last.ckpt (an error if absent)",
+        )
+        parser.link_arguments("data.schema", "model.schema", apply_on="instantiate")
+        parser.link_arguments("data.hierarchy", "model.hierarchy", apply_on="instantiate")
+
+    def before_instantiate_classes(self) -> None:
+        trainer = self.config["trainer"]
+        gpu = torch.cuda.is_available() and trainer["accelerator"] in ("auto", "gpu", "cuda")
+        if trainer["precision"] is None:
+            trainer["precision"] = "bf16-mixed" if gpu else "32-true"
+        if trainer["deterministic"] is None and not gpu:
+            trainer["deterministic"] = True  # bit-reproducible on CPU
+
+    def instantiate_trainer(self, **kwargs):
+        root = run_folder(self.config)
+        if self.config["trainer"]["logger"] in (None, True):
+            kwargs["logger"] = [
+                TensorBoardLogger(root, name="", version=""),
+                CSVLogger(root, name="", version=""),
+            ]
+        self.trainer_defaults["callbacks"] = [
+            ModelCheckpoint(
+                root / "checkpoints", "best", monitor=MONITOR, mode="min", save_last=True
+            ),
+            LossCurve(root / "loss.png", MONITOR),
+        ]
+        return super().instantiate_trainer(**kwargs)
+
+
+def run_folder(config) -> Path:
+    return Path(config["trainer"]["default_root_dir"] or "runs/train")
+
+
+def train(options: list[str]) -> None:
+    """Parse LightningCLI options and fit; --resume continues from last.ckpt."""
+    warnings.filterwarnings("ignore", ".*exists and is not empty.*")
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*not recommended to provide both args.*")
+    cli = TrainCLI(
+        SurrogateModule,
+        MeshDataModule,
+        args=options,
+        run=False,
+        seed_everything_default=0,
+        save_config_kwargs={"overwrite": True},
+        auto_configure_optimizers=False,
+    )
+    last = run_folder(cli.config) / "checkpoints" / "last.ckpt"
+    if cli.config["resume"] and not last.exists():
+        raise InputError(f"--resume: {last} does not exist; nothing to continue from.")
+    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=last if cli.config["resume"] else None)

@@ -1,0 +1,75 @@
+"""The LightningDataModule over a stored dataset folder: geometry-wise splits, step items
+for training and whole trajectories for the validation rollout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from torch_geometric.loader import DataLoader
+
+from surrogate.data.graphs import MeshDataset, dataset_schema, split_by_geometry
+from surrogate.data.sample import DatasetError
+
+DEFAULT_HIERARCHY = {"num_levels": 4, "method": "mis", "ratio": 4.0}
+
+
+class MeshDataModule(L.LightningDataModule):
+    """folder: a dataset made by `surrogate generate` or `surrogate ingest`;
+    split: train / validation / test fractions of the geometries (split_seed shuffles);
+    hierarchy: build_hierarchy options (num_levels, method, ratio, ...);
+    validation_samples: how many validation trajectories the rollout check uses;
+    cache_size: samples whose fields stay in memory (per worker)."""
+
+    def __init__(
+        self,
+        folder: str,
+        batch_size: int = 4,
+        split: tuple[float, float, float] = (0.8, 0.1, 0.1),
+        split_seed: int = 0,
+        hierarchy: dict[str, Any] | None = None,
+        validation_samples: int = 8,
+        num_workers: int = 0,
+        cache_size: int = 64,
+    ) -> None:
+        super().__init__()
+        self.folder = Path(folder)
+        if not (self.folder / "manifest.json").exists():
+            raise DatasetError(
+                f"{self.folder}: no dataset here (no manifest.json); make one with "
+                f"`surrogate generate RECIPE --out {self.folder} --samples N`."
+            )
+        self.schema = dataset_schema(self.folder)
+        self.hierarchy = {**DEFAULT_HIERARCHY, **(hierarchy or {})}
+        self.batch_size, self.num_workers = batch_size, num_workers
+        self.split, self.split_seed = tuple(split), split_seed
+        self.validation_samples, self.cache_size = validation_samples, cache_size
+
+    def splits(self) -> dict[str, list[int]]:
+        splits = split_by_geometry(self.folder, self.split, self.split_seed)
+        for name in ("train", "validation"):
+            if not splits[name]:
+                raise DatasetError(
+                    f"{self.folder}: the {name} split has no geometry; generate more "
+                    f"samples or change data.split (now {list(self.split)})."
+                )
+        return splits
+
+    def setup(self, stage: str | None = None) -> None:
+        splits = self.splits()
+        self.train_set = MeshDataset(
+            self.folder, splits["train"], self.hierarchy, cache_size=self.cache_size
+        )
+        validation = splits["validation"][: self.validation_samples]
+        self.validation_set = MeshDataset(
+            self.folder, validation, self.hierarchy, cache_size=1, trajectories=True
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(
+            self.train_set, self.batch_size, shuffle=True, num_workers=self.num_workers
+        )
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.validation_set, batch_size=1, num_workers=self.num_workers)

@@ -1,0 +1,107 @@
+"""The LightningModule: a generic network, a per-problem adapter, MeshGraphNets' training
+practice (online normalisers, noise on transient inputs, loss on free entries only) and a
+validation rollout whose error picks the best checkpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+
+from solvers.errors import InputError, SolverError
+from surrogate.graph import MeshGraph
+from surrogate.metrics import field_errors
+from surrogate.nn import build_network, levels_needed
+from surrogate.rollout import rollout
+from surrogate.training.adapter import FieldAdapter, masked_mse
+
+# What load_surrogate checks before trusting a checkpoint's contents.
+CHECKPOINT_FORMAT = "surrogate-checkpoint/1"
+
+
+class TrainingDiverged(SolverError):
+    """The loss became NaN or infinite."""
+
+
+class SurrogateModule(L.LightningModule):
+    """network: {"name": unet | meshgraphnet | graphunet | diffpool, **options};
+    schema and hierarchy: the dataset's (the CLI links them from the data module);
+    noise: training-state noise in target units (transient); lr decays exponentially from
+    lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""
+
+    def __init__(
+        self,
+        network: dict[str, Any],
+        schema: dict[str, Any],
+        hierarchy: dict[str, Any],
+        noise: float = 0.0,
+        lr: float = 1e-3,
+        lr_final: float = 1e-5,
+        decay_steps: int = 10_000,
+        rollout_steps: int = 50,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        if levels_needed(network) > hierarchy.get("num_levels", 4):
+            raise InputError(
+                f"the network needs {levels_needed(network)} hierarchy levels but the data "
+                f"builds {hierarchy.get('num_levels', 4)}; set data.hierarchy.num_levels."
+            )
+        self.adapter = FieldAdapter(schema, noise)
+        try:
+            self.network = build_network(
+                network, self.adapter.in_dim, self.adapter.out_dim, schema["dim"]
+            )
+        except (TypeError, ValueError) as error:
+            raise InputError(str(error)) from None
+
+    def forward(self, graph: MeshGraph) -> torch.Tensor:
+        try:
+            return self.network(graph)
+        except ValueError as error:  # the data does not fit the network (hierarchy depth)
+            raise InputError(str(error)) from None
+
+    def training_step(self, graph: MeshGraph, batch_idx: int) -> torch.Tensor:
+        features, target, free = self.adapter.training_example(graph)
+        graph.x = features
+        loss = masked_mse(self.forward(graph), target, free)
+        if not torch.isfinite(loss):
+            raise TrainingDiverged(
+                f"the training loss became {loss.item()} at step {self.global_step}; "
+                "lower model.lr, or check the dataset for NaN values."
+            )
+        self.log("train/loss", loss, prog_bar=True, batch_size=graph.num_graphs)
+        return loss
+
+    def validation_step(self, graph: MeshGraph, batch_idx: int) -> None:
+        errors = self.rollout_errors(graph, self.hparams.rollout_steps)
+        for name, value in errors.items():
+            self.log(f"val/rel_l2/{name}", value, sync_dist=True, batch_size=1)
+        mean = sum(errors.values()) / len(errors)
+        self.log("val/rollout_rel_l2", mean, prog_bar=True, sync_dist=True, batch_size=1)
+
+    def rollout_errors(self, graph: MeshGraph, steps: int) -> dict[str, float]:
+        """Relative L2 per target field after `steps` steps (capped at the trajectory's
+        length) of one trajectory item; steady models predict once."""
+        targets = graph.target_steps
+        if self.adapter.transient:
+            steps = min(steps, len(targets) - 1)
+            predicted = rollout(
+                self, self.adapter, graph, graph.input_steps, targets[1:],
+                targets[0], steps,
+            )  # fmt: skip
+            return field_errors(predicted[-1], targets[steps], self.adapter.schema)
+        predicted = rollout(self, self.adapter, graph, graph.input_steps[0], targets[0])
+        return field_errors(predicted[-1], targets[0], self.adapter.schema)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+        rate = (self.hparams.lr_final / self.hparams.lr) ** (1 / self.hparams.decay_steps)
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: rate ** min(step, self.hparams.decay_steps)
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["surrogate_format"] = CHECKPOINT_FORMAT

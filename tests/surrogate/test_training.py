@@ -1,0 +1,227 @@
+"""Training: the adapter on a hand-made graph, every config's smoke run, safe checkpoints,
+reproducibility, the NaN guard, kill-and-resume and a 2-process DDP run on CPU."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from solvers.errors import InputError
+from surrogate.cli import main
+from surrogate.data.generate import generate
+from surrogate.data.graphs import NODE_TYPES, MeshDataset
+from surrogate.data.recipes import load_recipe
+from surrogate.graph import MeshGraph
+from surrogate.training.adapter import FieldAdapter, masked_mse
+from surrogate.training.checkpoint import load_surrogate
+from surrogate.training.module import SurrogateModule, TrainingDiverged
+
+CONFIGS = sorted(Path("configs").rglob("*.yaml"))
+# Small but real: default mesh sizes (4 hierarchy levels), few steps and samples.
+TINY = {
+    "poisson_holes": [],
+    "heat_holes": ["steps=3"],
+    "elasticity_holes": [],
+    "cylinder_flow": ["steps=3"],
+    "poisson_box_holes": [],
+}
+# Shrinks any config to a few seconds of training.
+QUICK = ["--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
+         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+         "--model.network.latent", "8", "--model.rollout_steps", "2",
+         "--data.split", "[0.6, 0.2, 0.2]", "--data.validation_samples", "1"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    for name, overrides in TINY.items():
+        generate(load_recipe(name, overrides), root / name, samples=5, progress=False)
+    return root
+
+
+def recipe_of(config: Path) -> str:
+    return yaml.safe_load(config.read_text())["data"]["folder"].split("/")[-1]
+
+
+def train(config, datasets, run, *extra) -> int:
+    return main(["train", "--config", str(config), "--data.folder",
+                 str(datasets / recipe_of(config)), "--trainer.default_root_dir", str(run),
+                 *QUICK, *extra])  # fmt: skip
+
+
+def square_graph(node_type_names, x, y) -> MeshGraph:
+    codes = torch.tensor([NODE_TYPES.index(n) for n in node_type_names])
+    graph = MeshGraph(x=torch.tensor(x), y=torch.tensor(y))
+    graph.node_type = torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()
+    return graph
+
+
+HEAT_SCHEMA = {
+    "transient": True, "dim": 2, "inputs": [["kappa", 1]],
+    "targets": [["u", 1, True], ["q", 1, False]], "node_types": list(NODE_TYPES),
+}  # fmt: skip
+
+
+def test_adapter_pins_prescribed_entries_and_masks_them_out_of_the_loss():
+    adapter = FieldAdapter(HEAT_SCHEMA).eval()
+    # x = [kappa, u, q] at t; y = [u, q] at t + 1; node 0 is dirichlet, node 1 neumann
+    graph = square_graph(["dirichlet", "neumann"], [[1.0, 5.0, 7.0], [2.0, 6.0, 8.0]],
+                         [[9.0, 1.0], [3.0, 4.0]])  # fmt: skip
+    assert adapter.in_dim == 1 + 2 + 2 + len(NODE_TYPES) and adapter.out_dim == 2
+    assert adapter.pinned(graph).tolist() == [[True, False], [False, False]]
+    features, target, free = adapter.training_example(graph)
+    # untrained normalisers are the identity: features are raw values
+    given = features[:, 3:5]
+    assert given.tolist() == [[9.0, 0.0], [0.0, 0.0]]  # only the pinned u of node 0
+    assert target.tolist() == [[4.0, -6.0], [-3.0, -4.0]]  # y - state
+    assert free.tolist() == [[False, True], [True, True]]
+    # the loss ignores the pinned entry however wrong the prediction is there
+    assert masked_mse(target + torch.tensor([[100.0, 0], [0, 0]]), target, free) == 0
+    state = graph.x[:, 1:]
+    predicted = adapter.predict(graph, torch.zeros(2, 2), state, graph.y)
+    assert predicted.tolist() == [[9.0, 7.0], [6.0, 8.0]]  # pinned u takes y; rest = state
+
+
+def test_noise_perturbs_free_state_only_and_the_target_still_reaches_y():
+    torch.manual_seed(0)
+    adapter = FieldAdapter(HEAT_SCHEMA, noise=0.5).train()
+    graph = square_graph(["dirichlet", "neumann"], [[1.0, 5.0, 7.0], [2.0, 6.0, 8.0]],
+                         [[9.0, 1.0], [3.0, 4.0]])  # fmt: skip
+    features, target, _ = adapter.training_example(graph)
+    noisy_state = adapter.value_norm.inverse(features[:, 1:3])
+    assert noisy_state[0, 0] == 5.0  # pinned entry: no noise
+    assert not torch.equal(noisy_state[1], torch.tensor([6.0, 8.0]))
+    delta = adapter.output_norm.inverse(target)
+    torch.testing.assert_close(noisy_state + delta, graph.y)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to("configs")))
+def test_every_config_trains_and_its_checkpoint_predicts_the_same(config, datasets, tmp_path):
+    assert train(config, datasets, tmp_path) == 0
+    assert (tmp_path / "config.yaml").exists() and (tmp_path / "loss.png").exists()
+    assert (tmp_path / "metrics.csv").read_text().count("val/rollout_rel_l2") == 1
+    raw = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert raw["global_step"] == 2 and raw["hyper_parameters"]["schema"]["recipe"]
+    module = load_surrogate(tmp_path / "checkpoints" / "last.ckpt")
+    again = load_surrogate(tmp_path / "checkpoints" / "last.ckpt")
+    folder = datasets / recipe_of(config)
+    graph = MeshDataset(folder, [0], module.hparams.hierarchy, trajectories=True)[0]
+    first = module.rollout_errors(graph.clone(), 2)
+    assert first == again.rollout_errors(graph.clone(), 2)
+    assert all(np.isfinite(v) and v > 0 for v in first.values())
+
+
+def test_training_is_bit_reproducible_on_cpu(datasets, tmp_path):
+    config = Path("configs/heat_holes.yaml")
+    weights = []
+    for run in ("a", "b"):
+        assert train(config, datasets, tmp_path / run, "--trainer.max_steps", "3") == 0
+        weights.append(torch.load(tmp_path / run / "checkpoints" / "last.ckpt",
+                                  weights_only=True)["state_dict"])  # fmt: skip
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_nan_loss_stops_training_naming_the_step(datasets, monkeypatch, capsys, tmp_path):
+    def poisoned(self, graph):
+        return torch.full((graph.num_nodes, self.adapter.out_dim), float("nan"))
+
+    monkeypatch.setattr(SurrogateModule, "forward", poisoned)
+    assert train(Path("configs/poisson_holes.yaml"), datasets, tmp_path) == 2
+    error = capsys.readouterr().err
+    assert "the training loss became nan at step 0" in error and "Traceback" not in error
+    assert issubclass(TrainingDiverged, RuntimeError)
+
+
+def test_resume_after_kill_continues_from_the_saved_step(datasets, tmp_path):
+    config = Path("configs/poisson_holes.yaml")
+    command = [sys.executable, "-m", "surrogate.cli", "train", "--config", str(config),
+               "--data.folder", str(datasets / "poisson_holes"),
+               "--trainer.default_root_dir", str(tmp_path), *QUICK]  # fmt: skip
+    command += ["--trainer.max_steps", "100000"]  # keeps going until killed
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (last.exists() and _step(last) >= 4):
+            time.sleep(0.2)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    saved = _step(last)
+    assert saved >= 4 and process.returncode == -signal.SIGKILL
+    done = subprocess.run([*command[:-1], str(saved + 2), "--resume"], capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    output = done.stdout.decode() + done.stderr.decode()
+    assert f"Restored all states from the checkpoint at {last}" in output
+    assert _step(last) == saved + 2
+
+
+def _step(path: Path) -> int:
+    for _ in range(20):  # the checkpoint may be mid-write
+        try:
+            return torch.load(path, weights_only=True)["global_step"]
+        except (RuntimeError, EOFError):
+            time.sleep(0.1)
+    raise AssertionError(f"{path} never became readable")
+
+
+def test_resume_without_a_checkpoint_is_an_error(datasets, capsys, tmp_path):
+    config = Path("configs/poisson_holes.yaml")
+    assert train(config, datasets, tmp_path, "--resume") == 2
+    error = capsys.readouterr().err
+    assert "last.ckpt does not exist; nothing to continue from" in error
+    assert not (tmp_path / "checkpoints").exists()
+
+
+def test_ddp_with_two_cpu_processes_on_gloo(datasets, tmp_path):
+    command = [sys.executable, "-m", "surrogate.cli", "train",
+               "--config", "configs/poisson_holes.yaml",
+               "--data.folder", str(datasets / "poisson_holes"),
+               "--trainer.default_root_dir", str(tmp_path), *QUICK,
+               "--trainer.accelerator", "cpu", "--trainer.strategy", "ddp",
+               "--trainer.devices", "2"]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Starting with 2 processes" in done.stdout + done.stderr
+    raw = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
+    assert raw["global_step"] == 2
+
+
+def test_print_config_shows_the_resolved_config(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--config", "configs/heat_holes.yaml", "--model.lr", "3e-4",
+              "--print_config"])  # fmt: skip
+    assert exit_.value.code == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["lr"] == 3e-4 and printed["model"]["network"]["name"] == "unet"
+
+
+def test_missing_dataset_is_one_sentence(capsys, tmp_path):
+    code = main(["train", "--config", "configs/poisson_holes.yaml",
+                 "--data.folder", str(tmp_path / "nothing")])  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 2 and "no dataset here (no manifest.json)" in error
+    assert "Traceback" not in error
+
+
+def test_foreign_checkpoints_are_refused_in_one_sentence(tmp_path):
+    plain = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(3)}, plain)
+    with pytest.raises(InputError, match="not a surrogate checkpoint"):
+        load_surrogate(plain)
+    garbage = tmp_path / "garbage.ckpt"
+    garbage.write_bytes(b"not a zip at all")
+    with pytest.raises(InputError, match="not a readable surrogate checkpoint"):
+        load_surrogate(garbage)
+    with pytest.raises(InputError, match="no such checkpoint file"):
+        load_surrogate(tmp_path / "missing.ckpt")
