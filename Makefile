@@ -19,8 +19,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/surrogate solve heat --geometry rectangle_with_holes --seed 0 --h 0.03 \
-		--dirichlet hole_0=1 --dirichlet left=0 --dt 0.01 --steps 50 --out runs/demo --overwrite
+	$(BIN)/surrogate demo --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/ruff check .

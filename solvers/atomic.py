@@ -47,6 +47,7 @@ def atomic_folder(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         raise FileExistsError(f"{path} already exists and is not empty; pass --overwrite.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    tmp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the result should not be
     try:
         yield tmp
         old = None

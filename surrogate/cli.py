@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from solvers.errors import InputError, SolverError
-from surrogate.commands import dataset, generate, ingest, solve, train
+from surrogate.commands import dataset, demo, generate, ingest, rollout, solve, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_parser(subparsers)
     dataset.add_parser(subparsers)
     train.add_parser(subparsers)
+    rollout.add_parser(subparsers)
+    demo.add_parser(subparsers)
     return parser
 
 

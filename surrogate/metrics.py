@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
+
+
+def _array(values) -> np.ndarray:
+    if torch.is_tensor(values):
+        return values.detach().cpu().double().numpy()
+    return np.asarray(values, dtype=np.float64)
 
 
 def field_slices(schema: dict) -> dict[str, slice]:
@@ -14,19 +21,20 @@ def field_slices(schema: dict) -> dict[str, slice]:
     return slices
 
 
-def relative_l2(prediction: torch.Tensor, truth: torch.Tensor) -> float:
-    """||prediction - truth|| / ||truth|| over all nodes and components."""
-    return float(torch.linalg.vector_norm(prediction - truth) / torch.linalg.vector_norm(truth))
+def relative_l2(prediction, truth) -> float:
+    """||prediction - truth|| / ||truth|| over all nodes and components (arrays or tensors)."""
+    prediction, truth = _array(prediction), _array(truth)
+    return float(np.linalg.norm(prediction - truth) / np.linalg.norm(truth))
 
 
-def rmse(prediction: torch.Tensor, truth: torch.Tensor) -> float:
+def rmse(prediction, truth) -> float:
     """Root mean squared error per node (vector fields: of the Euclidean error norm, as
     MeshGraphNets reports velocity errors)."""
-    squared = ((prediction - truth) ** 2).sum(dim=-1)
-    return float(squared.mean().sqrt())
+    squared = ((_array(prediction) - _array(truth)) ** 2).sum(axis=-1)
+    return float(np.sqrt(squared.mean()))
 
 
-def field_errors(prediction: torch.Tensor, truth: torch.Tensor, schema: dict) -> dict:
+def field_errors(prediction, truth, schema: dict) -> dict:
     """{field: relative L2} of one state (N, C)."""
     return {
         name: relative_l2(prediction[..., part], truth[..., part])

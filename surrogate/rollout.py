@@ -1,11 +1,14 @@
-"""Rollout: a trained network and its adapter stepped forward on one mesh graph."""
+"""Rollout: a trained network and its adapter stepped forward on one mesh graph, and the
+same on a new mesh for a problem set-up (surrogate.problems)."""
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
-from surrogate.graph import MeshGraph
+from surrogate.data.graphs import NODE_TYPES, node_types
+from surrogate.graph import MeshGraph, mesh_graph
 from surrogate.training.adapter import FieldAdapter
 
 
@@ -36,3 +39,17 @@ def rollout(
         state = adapter.predict(graph, network(graph), state, pick(given, k))
         states.append(state)
     return torch.stack(states)
+
+
+def predict_on_mesh(module, mesh, setup, steps: int = 1) -> np.ndarray:
+    """(steps, N, C) predictions of a trained SurrogateModule on a new mesh, for a
+    surrogate.problems.Setup: the graph and hierarchy are built as in training."""
+    codes = torch.as_tensor(node_types(mesh, setup.part_roles))
+    graph = mesh_graph(mesh, **module.hparams.hierarchy)
+    graph.node_type = torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()
+    as_tensor = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    predicted = rollout(
+        module, module.adapter, graph, as_tensor(setup.inputs), as_tensor(setup.given),
+        as_tensor(setup.initial), steps,
+    )  # fmt: skip
+    return predicted.numpy().astype(np.float64)

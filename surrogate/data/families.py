@@ -94,7 +94,10 @@ def elasticity_holes(params: dict, rng: np.random.Generator) -> Sample:
     stress = solvers.von_mises(mesh, d, E, nu, "stress")
     ones = np.ones((mesh.num_nodes, 1))
     roles = {part: "dirichlet" if part == "left" else "neumann" for part in mesh.boundary_parts}
-    fields = {"E": E * ones, "nu": nu * ones, "displacement": d, "von_mises": stress[:, None]}
+    load = np.zeros((mesh.num_nodes, 2))  # the model must see the load: traction on its nodes
+    load[mesh.part_nodes("right")] = traction
+    fields = {"E": E * ones, "nu": nu * ones, "traction": load, "displacement": d,
+              "von_mises": stress[:, None]}  # fmt: skip
     return Sample(mesh, fields, meta={"parameters": drawn, "part_roles": roles})
 
 

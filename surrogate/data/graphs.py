@@ -166,8 +166,8 @@ def statistics(dataset: MeshDataset, max_items: int = 2000) -> dict[str, tuple]:
 
 def dataset_schema(folder: str | Path) -> dict:
     """What a surrogate of this dataset reads and predicts, as plain data for checkpoints:
-    recipe, transient, dim, dt, inputs [[name, components]], targets [[name, components,
-    pinned]] and node types."""
+    recipe, family, its parameters, transient, dim, dt, inputs [[name, components]],
+    targets [[name, components, pinned]] and node types."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if not manifest["samples"]:
@@ -179,6 +179,7 @@ def dataset_schema(folder: str | Path) -> dict:
     return {
         "recipe": recipe["name"],
         "family": recipe["family"],
+        "parameters": recipe["parameters"],
         "transient": bool(recipe["transient"]),
         "dim": int(dim),
         "dt": float(times[1] - times[0]) if len(times) > 1 else None,

@@ -62,7 +62,7 @@ def ingest_series(
             for name in fields:
                 data[name].append(_point_field(raw, name, path))
         data = {name: np.stack(values) for name, values in data.items()}
-    mesh = _with_parts(mesh, rules, source)
+    mesh = apply_rules(mesh, rules, source)
     out = {name: values.reshape(len(times), mesh.num_nodes, -1) for name, values in data.items()}
     roles = {p: r["role"] for p, r in (rules or {}).items() if isinstance(r, dict) and "role" in r}
     return Sample(mesh, out, times, {"source": source.name, "part_roles": roles})
@@ -171,7 +171,8 @@ def _xdmf_series(path: Path, fields: list[str]):
     return mesh, np.array(times), {name: np.stack(v) for name, v in data.items()}
 
 
-def _with_parts(mesh: Mesh, rules: dict | None, source: Path) -> Mesh:
+def apply_rules(mesh: Mesh, rules: dict | None, source: Path) -> Mesh:
+    """mesh with its boundary parts named by the rules (load_rules) instead."""
     if not rules:
         return mesh
     facets = mesh.boundary_facets

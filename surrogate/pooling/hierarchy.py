@@ -61,7 +61,9 @@ def build_hierarchy(
 
     Each level applies the Select method until the node count has dropped by at least
     0.75 * ratio (one MIS aggregation is ~4x in 2D, bi-stride is ~2x and runs twice).
-    Coarsening stops early once a level would have fewer than min_nodes nodes.
+    A level that cannot be coarsened further (it would drop below min_nodes nodes, or
+    nothing merges) is repeated with the identity assignment, so every graph gets exactly
+    num_levels levels and meshes of any size batch together.
     """
     if method not in SELECT_METHODS:
         raise ValueError(
@@ -80,7 +82,7 @@ def build_hierarchy(
             coarse_pos = coarse_positions(pos, cluster)
             coarse_edge_index = coarse_edges(edge_index, cluster)
         if len(coarse_pos) < min_nodes or len(coarse_pos) == len(pos):
-            break
+            cluster, coarse_pos, coarse_edge_index = np.arange(len(pos)), pos, edge_index
         levels.append(
             Level(pos, edge_index, cluster, _candidates(pos, coarse_pos, cluster, candidates))
         )
@@ -91,9 +93,9 @@ def build_hierarchy(
 
 def _candidates(pos, coarse_pos, cluster, k: int) -> np.ndarray:
     """(N, k) the assigned coarse node first, then the nearest other coarse nodes."""
-    k = min(k, len(coarse_pos))
     _, nearest = cKDTree(coarse_pos).query(pos, k=k)
     nearest = nearest.reshape(len(pos), k)
+    nearest = np.where(nearest == len(coarse_pos), cluster[:, None], nearest)  # too few: own
     others = np.where(nearest == cluster[:, None], -1, nearest)
     # Drop the assigned node from the nearest list, keep the order of the rest.
     order = np.argsort(others == -1, axis=1, kind="stable")

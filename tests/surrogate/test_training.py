@@ -15,46 +15,14 @@ import yaml
 
 from solvers.errors import InputError
 from surrogate.cli import main
-from surrogate.data.generate import generate
 from surrogate.data.graphs import NODE_TYPES, MeshDataset
-from surrogate.data.recipes import load_recipe
 from surrogate.graph import MeshGraph
 from surrogate.training.adapter import FieldAdapter, masked_mse
 from surrogate.training.checkpoint import load_surrogate
 from surrogate.training.module import SurrogateModule, TrainingDiverged
+from tests.surrogate.conftest import QUICK, quick_train, recipe_of
 
 CONFIGS = sorted(Path("configs").rglob("*.yaml"))
-# Small but real: default mesh sizes (4 hierarchy levels), few steps and samples.
-TINY = {
-    "poisson_holes": [],
-    "heat_holes": ["steps=3"],
-    "elasticity_holes": [],
-    "cylinder_flow": ["steps=3"],
-    "poisson_box_holes": [],
-}
-# Shrinks any config to a few seconds of training.
-QUICK = ["--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
-         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-         "--model.network.latent", "8", "--model.rollout_steps", "2",
-         "--data.split", "[0.6, 0.2, 0.2]", "--data.validation_samples", "1"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def datasets(tmp_path_factory):
-    root = tmp_path_factory.mktemp("datasets")
-    for name, overrides in TINY.items():
-        generate(load_recipe(name, overrides), root / name, samples=5, progress=False)
-    return root
-
-
-def recipe_of(config: Path) -> str:
-    return yaml.safe_load(config.read_text())["data"]["folder"].split("/")[-1]
-
-
-def train(config, datasets, run, *extra) -> int:
-    return main(["train", "--config", str(config), "--data.folder",
-                 str(datasets / recipe_of(config)), "--trainer.default_root_dir", str(run),
-                 *QUICK, *extra])  # fmt: skip
 
 
 def square_graph(node_type_names, x, y) -> MeshGraph:
@@ -105,7 +73,7 @@ def test_noise_perturbs_free_state_only_and_the_target_still_reaches_y():
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to("configs")))
 def test_every_config_trains_and_its_checkpoint_predicts_the_same(config, datasets, tmp_path):
-    assert train(config, datasets, tmp_path) == 0
+    assert quick_train(config, datasets, tmp_path) == 0
     assert (tmp_path / "config.yaml").exists() and (tmp_path / "loss.png").exists()
     assert (tmp_path / "metrics.csv").read_text().count("val/rollout_rel_l2") == 1
     raw = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=True)
@@ -123,7 +91,7 @@ def test_training_is_bit_reproducible_on_cpu(datasets, tmp_path):
     config = Path("configs/heat_holes.yaml")
     weights = []
     for run in ("a", "b"):
-        assert train(config, datasets, tmp_path / run, "--trainer.max_steps", "3") == 0
+        assert quick_train(config, datasets, tmp_path / run, "--trainer.max_steps", "3") == 0
         weights.append(torch.load(tmp_path / run / "checkpoints" / "last.ckpt",
                                   weights_only=True)["state_dict"])  # fmt: skip
     assert weights[0].keys() == weights[1].keys()
@@ -135,7 +103,7 @@ def test_nan_loss_stops_training_naming_the_step(datasets, monkeypatch, capsys, 
         return torch.full((graph.num_nodes, self.adapter.out_dim), float("nan"))
 
     monkeypatch.setattr(SurrogateModule, "forward", poisoned)
-    assert train(Path("configs/poisson_holes.yaml"), datasets, tmp_path) == 2
+    assert quick_train(Path("configs/poisson_holes.yaml"), datasets, tmp_path) == 2
     error = capsys.readouterr().err
     assert "the training loss became nan at step 0" in error and "Traceback" not in error
     assert issubclass(TrainingDiverged, RuntimeError)
@@ -176,7 +144,7 @@ def _step(path: Path) -> int:
 
 def test_resume_without_a_checkpoint_is_an_error(datasets, capsys, tmp_path):
     config = Path("configs/poisson_holes.yaml")
-    assert train(config, datasets, tmp_path, "--resume") == 2
+    assert quick_train(config, datasets, tmp_path, "--resume") == 2
     error = capsys.readouterr().err
     assert "last.ckpt does not exist; nothing to continue from" in error
     assert not (tmp_path / "checkpoints").exists()

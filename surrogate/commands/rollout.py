@@ -1,0 +1,188 @@
+"""`surrogate rollout`: a trained surrogate on a mesh it never saw, exported for ParaView,
+optionally checked against the bundled solver (--reference)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from solvers.atomic import atomic_folder
+from solvers.errors import ProblemError
+from solvers.mesh_io import meshio_read
+from surrogate.commands.solve import GEOMETRIES, make_mesh
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "rollout",
+        help="roll a trained surrogate out on a new mesh and export it",
+        description="Predict with a trained surrogate on any mesh: steady models predict "
+        "once, transient ones step forward --steps times. Writes rollout.pvd (+ one .vtu per "
+        "step), PNG/GIF pictures and, with --reference, the solver's fields, the error and "
+        "metrics.json.",
+    )
+    p.add_argument("--checkpoint", type=Path, required=True, help="a .ckpt from surrogate train")
+    domain = p.add_mutually_exclusive_group(required=True)
+    domain.add_argument("--mesh", type=Path, help="any meshio-readable mesh file")
+    domain.add_argument("--geometry", choices=sorted(GEOMETRIES), help="a generated geometry")
+    p.add_argument("--seed", type=int, default=0, help="geometry seed (default 0)")
+    p.add_argument("--h", type=float, default=0.04, help="geometry cell size (default 0.04)")
+    p.add_argument("--parts", type=Path, help="YAML rules naming boundary parts by position")
+    p.add_argument("--dirichlet", action="append", default=[], metavar="PART=VALUE",
+                   help="a part held at a prescribed value (repeat for several)")  # fmt: skip
+    p.add_argument("--traction", action="append", default=[], metavar="PART=FX,FY",
+                   help="a loaded part (elasticity)")  # fmt: skip
+    p.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
+                   help="a uniform input field (default: mid-range of the recipe)")  # fmt: skip
+    p.add_argument("--initial", help="initial state: a number or a .vtu with the target field")
+    p.add_argument("--steps", type=int, help="steps to predict (default: the recipe's)")
+    p.add_argument("--reference", action="store_true", help="also run the bundled solver")
+    p.add_argument("--no-pictures", action="store_true", help="skip the PNG and GIF")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
+    p.set_defaults(run=run)
+
+
+def options(**given) -> argparse.Namespace:
+    """`surrogate rollout`'s options with their defaults, for calling it from Python."""
+    defaults = {"mesh": None, "geometry": None, "seed": 0, "h": 0.04, "parts": None,
+                "dirichlet": [], "traction": [], "input": [], "initial": None, "steps": None,
+                "reference": False, "no_pictures": False, "overwrite": False}  # fmt: skip
+    return argparse.Namespace(**{**defaults, **given})
+
+
+def run(args: argparse.Namespace) -> None:
+    summary = rollout_command(args)
+    for line in summary:
+        print(line)
+
+
+def rollout_command(args: argparse.Namespace) -> list[str]:
+    """Does the work of `surrogate rollout`; returns the summary lines."""
+    from surrogate import problems
+    from surrogate.data.ingest import apply_rules, load_rules
+    from surrogate.rollout import predict_on_mesh
+    from surrogate.training.checkpoint import load_surrogate
+
+    module = load_surrogate(args.checkpoint)
+    schema = module.hparams.schema
+    mesh = make_mesh({"mesh": args.mesh, "geometry": args.geometry, "seed": args.seed,
+                      "h": args.h})  # fmt: skip
+    if args.parts:
+        mesh = apply_rules(mesh, load_rules(args.parts), args.mesh or Path(args.geometry))
+    if mesh.dim != schema["dim"]:
+        raise ProblemError(
+            f"the mesh is {mesh.dim}D but the model was trained in {schema['dim']}D."
+        )
+    steps = _steps(args.steps, schema)
+    initial = _initial(args.initial, mesh, schema)
+    setup = problems.setup(schema, mesh, _pairs(args.dirichlet, "--dirichlet"),
+                           _pairs(args.input, "--input"), _pairs(args.traction, "--traction"),
+                           initial)  # fmt: skip
+    started = time.perf_counter()
+    predicted = predict_on_mesh(module, mesh, setup, steps)
+    timings = {"surrogate_s": time.perf_counter() - started}
+    reference = None
+    if args.reference:
+        started = time.perf_counter()
+        reference = setup.reference(steps)
+        timings["solver_s"] = time.perf_counter() - started
+    times, states = _with_initial_state(schema, setup, predicted, reference, steps)
+    with atomic_folder(args.out, overwrite=args.overwrite) as folder:
+        _export(folder, mesh, schema, times, states, timings, not args.no_pictures)
+    return _summary(args, mesh, schema, steps, states, timings)
+
+
+def _steps(steps: int | None, schema: dict) -> int:
+    if not schema["transient"]:
+        if steps not in (None, 1):
+            raise ProblemError(f"a steady model predicts once; got --steps {steps}.")
+        return 1
+    steps = steps if steps is not None else int(schema["parameters"].get("steps", 50))
+    if steps < 1:
+        raise ProblemError(f"--steps is {steps}; expected at least 1.")
+    return steps
+
+
+def _initial(value: str | None, mesh, schema: dict):
+    if value is None or not schema["transient"]:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    name, size, _ = schema["targets"][0]
+    raw = meshio_read(Path(value), None)
+    if name not in raw.point_data or len(raw.points) != mesh.num_nodes:
+        raise ProblemError(
+            f"{value}: expected a point field '{name}' on a mesh of {mesh.num_nodes} points "
+            f"(found fields {sorted(raw.point_data)} on {len(raw.points)} points)."
+        )
+    return np.asarray(raw.point_data[name], dtype=float).reshape(mesh.num_nodes, -1)[:, :size]
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    pairs = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ProblemError(f"{flag} {item!r}; expected NAME=VALUE.")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def _with_initial_state(schema, setup, predicted, reference, steps):
+    """Times and {"surrogate": (T, N, C), "reference": ...}, with the initial state first
+    when transient."""
+    states = {"surrogate": predicted}
+    if reference is not None:
+        states["reference"] = reference
+    if not schema["transient"]:
+        return np.zeros(1), states
+    states = {k: np.concatenate([setup.initial[None], v]) for k, v in states.items()}
+    return schema["dt"] * np.arange(steps + 1), states
+
+
+def _export(folder: Path, mesh, schema, times, states, timings: dict, pictures: bool) -> None:
+    from surrogate.export import magnitude, render, write_series
+    from surrogate.metrics import field_slices, relative_l2, rmse
+
+    fields, metrics = {}, {"timings": timings, "times": times.tolist(), "fields": {}}
+    for name, part in field_slices(schema).items():
+        predicted = states["surrogate"][..., part]
+        fields[name] = predicted
+        reference = None
+        if "reference" in states:
+            reference = states["reference"][..., part]
+            fields[f"{name}_reference"], fields[f"{name}_error"] = reference, predicted - reference
+            first = 1 if schema["transient"] else 0  # the initial state is exact
+            pairs = list(zip(predicted[first:], reference[first:], strict=True))
+            metrics["fields"][name] = {
+                "relative_l2": [relative_l2(p, r) for p, r in pairs],
+                "rmse": [rmse(p, r) for p, r in pairs],
+            }
+        if pictures:
+            render(folder, mesh, times, name, magnitude(predicted),
+                   None if reference is None else magnitude(reference))  # fmt: skip
+    write_series(folder / "rollout.pvd", mesh, times, fields)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
+
+
+def _summary(args, mesh, schema, steps, states, timings) -> list[str]:
+    from surrogate.metrics import field_slices, relative_l2
+
+    lines = [f"{mesh}", f"{schema['recipe']} surrogate: {steps} step(s) in "
+             f"{timings['surrogate_s']:.2f} s"]  # fmt: skip
+    if "solver_s" in timings:
+        lines.append(f"reference solver: {timings['solver_s']:.2f} s")
+        for name, part in field_slices(schema).items():
+            error = relative_l2(
+                states["surrogate"][-1][..., part], states["reference"][-1][..., part]
+            )
+            lines.append(f"{name}: relative L2 error at the last step {error:.3%}")
+    lines.append(f"wrote {args.out / 'rollout.pvd'}")
+    return lines

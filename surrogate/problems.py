@@ -1,0 +1,182 @@
+"""What a rollout on a new mesh needs besides the mesh, per problem family: the input
+fields, the values of the pinned targets, the initial state, the role of every boundary
+part, and the bundled solver run on the same problem (the --reference check).
+
+Values the user does not give default to the middle of the training recipe's ranges.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import solvers
+from solvers import Mesh
+from solvers.errors import ProblemError
+
+
+@dataclass
+class Setup:
+    """inputs (N, Ci) and given (N, C) are stacked in the schema's field order; initial
+    (N, C) is None when steady; reference(steps) -> (steps, N, C) solver states."""
+
+    inputs: np.ndarray
+    given: np.ndarray
+    initial: np.ndarray | None
+    part_roles: dict[str, str]
+    reference: Callable[[int], np.ndarray]
+
+
+def setup(
+    schema: dict,
+    mesh: Mesh,
+    dirichlet: dict[str, str],
+    inputs: dict[str, str],
+    traction: dict[str, str] | None = None,
+    initial: np.ndarray | float | None = None,
+) -> Setup:
+    """The Setup of the schema's family on mesh; dirichlet {part: value} names the parts
+    held at prescribed values, inputs {name: value} overrides uniform input fields,
+    traction {part: "fx,fy"} loads parts (elasticity), initial the starting state."""
+    family = schema["family"]
+    if family not in FAMILIES:
+        raise ProblemError(
+            f"rollouts of '{family}' models are not supported yet; supported families: "
+            f"{', '.join(FAMILIES)}."
+        )
+    for part in [*dirichlet, *(traction or {})]:
+        if part not in mesh.boundary_parts:
+            raise ProblemError(
+                f"the mesh has no boundary part '{part}'; its parts are "
+                f"{', '.join(mesh.boundary_parts) or 'none'}."
+            )
+    if not dirichlet:
+        raise ProblemError(
+            f"a {family} model needs the parts held at prescribed values: --dirichlet "
+            f"PART=VALUE (the mesh's parts: {', '.join(mesh.boundary_parts)})."
+        )
+    unknown = set(inputs) - {name for name, _ in schema["inputs"]}
+    if unknown:
+        raise ProblemError(
+            f"--input names {sorted(unknown)}; the model's inputs are "
+            f"{[name for name, _ in schema['inputs']]}."
+        )
+    return FAMILIES[family](schema, mesh, dirichlet, inputs, traction or {}, initial)
+
+
+def _number(value, what: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ProblemError(f"{what} is {value!r}; expected a number.") from None
+    if not np.isfinite(number):
+        raise ProblemError(f"{what} is {value!r}; expected a finite number.")
+    return number
+
+
+def _middle(spec) -> float:
+    """The middle of a recipe entry: a number, [low, high] or {log_uniform: [low, high]}."""
+    if isinstance(spec, dict) and "log_uniform" in spec:
+        return float(np.sqrt(np.prod(spec["log_uniform"])))
+    if isinstance(spec, dict) and "mean" in spec:
+        return float(spec["mean"])
+    return float(np.mean(spec))
+
+
+def _uniform_inputs(schema, mesh, inputs: dict, defaults: dict) -> dict[str, np.ndarray]:
+    return {
+        name: np.full((mesh.num_nodes, 1), _number(inputs.get(name, default), f"input {name}"))
+        for name, default in defaults.items()
+    }
+
+
+def _stack(schema, fields: dict[str, np.ndarray], mesh: Mesh) -> np.ndarray:
+    columns = [fields[name].reshape(mesh.num_nodes, -1) for name, _ in schema["inputs"]]
+    return np.concatenate(columns, axis=1) if columns else np.zeros((mesh.num_nodes, 0))
+
+
+def _pinned_scalar(mesh: Mesh, values: dict[str, float]) -> np.ndarray:
+    given = np.zeros((mesh.num_nodes, 1))
+    for part, value in values.items():
+        given[mesh.part_nodes(part), 0] = value
+    return given
+
+
+def _initial_state(initial, mesh: Mesh, given: np.ndarray, pinned_nodes: np.ndarray):
+    state = np.broadcast_to(np.asarray(initial, dtype=float).reshape(-1, 1), given.shape).copy()
+    if state.shape[0] != mesh.num_nodes or not np.isfinite(state).all():
+        raise ProblemError(
+            f"the initial state has shape {np.shape(initial)} or non-finite values; expected "
+            f"{mesh.num_nodes} finite values (one per node) or one number."
+        )
+    state[pinned_nodes] = given[pinned_nodes]  # boundary values hold from the start
+    return state
+
+
+def _diffusion(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
+    params = schema["parameters"]
+    values = {part: _number(v, f"--dirichlet {part}") for part, v in dirichlet.items()}
+    defaults = {"kappa": _middle(params["kappa"]), "source": 0.0}
+    fields = _uniform_inputs(schema, mesh, inputs, {n: defaults[n] for n, _ in schema["inputs"]})
+    kappa = fields["kappa"][:, 0]
+    source = fields["source"][:, 0] if "source" in fields else 0.0
+    given = _pinned_scalar(mesh, values)
+    roles = {p: "dirichlet" if p in values else "neumann" for p in mesh.boundary_parts}
+    if not schema["transient"]:
+        solve = lambda steps: solvers.poisson(  # noqa: E731
+            mesh, kappa=kappa, source=source, dirichlet=values
+        )[None, :, None]
+        return Setup(_stack(schema, fields, mesh), given, None, roles, solve)
+    pinned = np.unique(np.concatenate([mesh.part_nodes(p) for p in values]))
+    # The heat recipe starts near 0.5 (0.5 + 0.25 x a smooth random field).
+    state = _initial_state(0.5 if initial is None else initial, mesh, given, pinned)
+
+    def solve(steps: int) -> np.ndarray:
+        u = solvers.heat(mesh, u0=state[:, 0], kappa=kappa, dirichlet=values,
+                         dt=schema["dt"], steps=steps)  # fmt: skip
+        return u[1:, :, None]
+
+    return Setup(_stack(schema, fields, mesh), given, state, roles, solve)
+
+
+def _elasticity(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
+    params = schema["parameters"]
+    if not traction:
+        raise ProblemError(
+            "an elasticity model needs the load: --traction PART=FX,FY "
+            f"(the mesh's parts: {', '.join(mesh.boundary_parts)})."
+        )
+    loads = {}
+    for part, value in traction.items():
+        items = str(value).split(",")
+        if len(items) != 2:
+            raise ProblemError(f"--traction {part}={value}; expected PART=FX,FY.")
+        loads[part] = tuple(_number(v, f"--traction {part}") for v in items)
+    defaults = {"E": _middle(params["E"]), "nu": _middle(params["nu"])}
+    fields = _uniform_inputs(schema, mesh, inputs, defaults)
+    load = np.zeros((mesh.num_nodes, 2))
+    for part, value in loads.items():
+        load[mesh.part_nodes(part)] = value
+    fields["traction"] = load
+    E, nu = float(fields["E"][0, 0]), float(fields["nu"][0, 0])
+    clamped = {part: 0.0 for part in dirichlet}  # displacement held at zero
+    given = np.zeros((mesh.num_nodes, 3))  # displacement (2), von_mises (1, never pinned)
+    roles = {p: "dirichlet" if p in clamped else "neumann" for p in mesh.boundary_parts}
+
+    def solve(steps: int) -> np.ndarray:
+        d = solvers.elasticity(mesh, E=E, nu=nu, plane="stress", dirichlet=clamped,
+                               traction=loads)  # fmt: skip
+        stress = solvers.von_mises(mesh, d, E, nu, "stress")
+        return np.concatenate([d, stress[:, None]], axis=1)[None]
+
+    return Setup(_stack(schema, fields, mesh), given, None, roles, solve)
+
+
+FAMILIES = {
+    "heat_holes": _diffusion,
+    "poisson_holes": _diffusion,
+    "poisson_box_holes": _diffusion,
+    "elasticity_holes": _elasticity,
+}

@@ -1,0 +1,43 @@
+"""Tiny real datasets of every recipe and a quick way to train on them."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from surrogate.cli import main
+from surrogate.data.generate import generate
+from surrogate.data.recipes import load_recipe
+
+# Default mesh sizes, few steps and samples: small but real.
+TINY = {
+    "poisson_holes": [],
+    "heat_holes": ["steps=3"],
+    "elasticity_holes": [],
+    "cylinder_flow": ["steps=3"],
+    "poisson_box_holes": [],
+}
+# Shrinks any config to a few seconds of training.
+QUICK = ["--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
+         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+         "--model.network.latent", "8", "--model.rollout_steps", "2",
+         "--data.split", "[0.6, 0.2, 0.2]", "--data.validation_samples", "1"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def datasets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("datasets")
+    for name, overrides in TINY.items():
+        generate(load_recipe(name, overrides), root / name, samples=5, progress=False)
+    return root
+
+
+def recipe_of(config: Path) -> str:
+    return yaml.safe_load(Path(config).read_text())["data"]["folder"].split("/")[-1]
+
+
+def quick_train(config, datasets: Path, run: Path, *extra: str) -> int:
+    """`surrogate train` of a config on its tiny dataset, shrunk by QUICK; the exit code."""
+    return main(["train", "--config", str(config), "--data.folder",
+                 str(datasets / recipe_of(config)), "--trainer.default_root_dir", str(run),
+                 *QUICK, *extra])  # fmt: skip

@@ -1,0 +1,119 @@
+"""Rollout on new meshes: the export read back with pyvista, metrics against the solver,
+rollouts longer than training, steady and 3D models, and refusals of bad input."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvista as pv
+
+from solvers import geometry
+from solvers.mesh_io import write_mesh
+from surrogate.cli import main
+from tests.surrogate.conftest import quick_train
+
+
+@pytest.fixture(scope="module")
+def checkpoints(datasets, tmp_path_factory):
+    """Tiny trained models: transient heat (trained on 3-step trajectories), steady 2D
+    Poisson and steady 3D Poisson."""
+    root = tmp_path_factory.mktemp("runs")
+    for name in ("heat_holes", "poisson_holes", "poisson_box_holes"):
+        assert quick_train(Path(f"configs/{name}.yaml"), datasets, root / name) == 0
+    return {name: root / name / "checkpoints" / "last.ckpt" for name in
+            ("heat_holes", "poisson_holes", "poisson_box_holes")}  # fmt: skip
+
+
+def rollout(checkpoint, out, *extra) -> int:
+    return main(["rollout", "--checkpoint", str(checkpoint), "--out", str(out), *extra])
+
+
+def test_heat_rollout_longer_than_training_exports_a_paraview_series(checkpoints, tmp_path):
+    out = tmp_path / "heat"
+    code = rollout(checkpoints["heat_holes"], out, "--geometry", "rectangle_with_holes",
+                   "--seed", "77", "--h", "0.08", "--dirichlet", "hole_0=1",
+                   "--dirichlet", "hole_1=0.2", "--steps", "8", "--reference")  # fmt: skip
+    assert code == 0
+    reader = pv.get_reader(str(out / "rollout.pvd"))
+    np.testing.assert_allclose(reader.time_values, 0.01 * np.arange(9))  # 8 > 3 trained steps
+    reader.set_active_time_point(8)
+    last = reader.read()[0]
+    assert {"u", "u_reference", "u_error"} <= set(last.point_data)
+    np.testing.assert_allclose(
+        last.point_data["u_error"], last.point_data["u"] - last.point_data["u_reference"],
+        atol=1e-6,
+    )  # fmt: skip
+    mesh = geometry.rectangle_with_holes(seed=77, h=0.08)
+    hole = mesh.part_nodes("hole_0")
+    np.testing.assert_allclose(last.point_data["u"][hole], 1.0)  # pinned nodes hold
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["fields"]["u"]["relative_l2"]) == 8 and len(metrics["times"]) == 9
+    assert metrics["timings"]["surrogate_s"] > 0 and metrics["timings"]["solver_s"] > 0
+    errors = np.array(metrics["fields"]["u"]["relative_l2"])
+    assert np.all(np.isfinite(errors)) and np.all(errors > 0)
+    for picture in ("u_final.png", "u_rollout.gif"):
+        assert (out / picture).stat().st_size > 1000
+
+
+def test_steady_model_predicts_once_on_a_mesh_file(checkpoints, tmp_path):
+    mesh = geometry.rectangle_with_holes(seed=5, h=0.08)
+    write_mesh(mesh, tmp_path / "plate.msh")
+    out = tmp_path / "poisson"
+    code = rollout(checkpoints["poisson_holes"], out, "--mesh", str(tmp_path / "plate.msh"),
+                   "--dirichlet", "left=1", "--dirichlet", "right=-1", "--input", "source=2",
+                   "--reference", "--no-pictures")  # fmt: skip
+    assert code == 0
+    reader = pv.get_reader(str(out / "rollout.pvd"))
+    assert list(reader.time_values) == [0.0]
+    values = reader.read()[0].point_data
+    np.testing.assert_allclose(values["u"][mesh.part_nodes("left")], 1.0)
+    assert not list(out.glob("*.png"))
+
+
+def test_3d_rollout_exports_and_renders(checkpoints, tmp_path):
+    out = tmp_path / "box"
+    code = rollout(checkpoints["poisson_box_holes"], out, "--geometry", "box_with_holes",
+                   "--h", "0.2", "--dirichlet", "xmin=1", "--dirichlet", "xmax=0",
+                   "--reference")  # fmt: skip
+    assert code == 0
+    grid = pv.get_reader(str(out / "rollout.pvd")).read()[0]
+    assert grid.points.shape[1] == 3 and "u_reference" in grid.point_data
+    assert (out / "u_final.png").stat().st_size > 1000
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--dirichlet", "hole_9=1"], "the mesh has no boundary part 'hole_9'"),
+        ([], "needs the parts held at prescribed values"),
+        (["--dirichlet", "hole_0=1", "--initial", "nan"], "non-finite values"),
+        (["--dirichlet", "hole_0=1", "--input", "E=3"], "--input names ['E']"),
+        (["--dirichlet", "hole_0=one"], "--dirichlet hole_0 is 'one'; expected a number"),
+    ],
+)
+def test_bad_rollout_requests_are_one_sentence(checkpoints, tmp_path, capsys, extra, message):
+    out = tmp_path / "refused"
+    code = rollout(checkpoints["heat_holes"], out, "--geometry", "rectangle_with_holes",
+                   "--h", "0.1", *extra)  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 2 and message in error and "Traceback" not in error
+    assert not out.exists() and not list(tmp_path.glob(".refused*"))
+
+
+def test_unreadable_mesh_and_foreign_checkpoint_are_refused(checkpoints, tmp_path, capsys):
+    broken = tmp_path / "broken.msh"
+    broken.write_text("$MeshFormat\n4.1 0 8\n$EndMeshFormat\n$Nodes\n1 2")
+    code = rollout(checkpoints["heat_holes"], tmp_path / "a", "--mesh", str(broken),
+                   "--dirichlet", "hole_0=1")  # fmt: skip
+    assert code == 2 and "broken.msh" in capsys.readouterr().err
+    box = tmp_path / "box.vtu"
+    write_mesh(geometry.box_with_holes(holes=[], h=0.5), box)
+    code = rollout(checkpoints["heat_holes"], tmp_path / "b", "--mesh", str(box),
+                   "--dirichlet", "xmin=1")  # fmt: skip
+    assert code == 2 and "the mesh is 3D but the model was trained in 2D" in capsys.readouterr().err
+    foreign = tmp_path / "foreign.ckpt"
+    foreign.write_bytes(b"\x00" * 64)
+    code = rollout(foreign, tmp_path / "c", "--geometry", "annulus", "--dirichlet", "inner=1")
+    assert code == 2 and "not a readable surrogate checkpoint" in capsys.readouterr().err
+    assert not any((tmp_path / name).exists() for name in "abc")
