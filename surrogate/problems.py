@@ -15,15 +15,19 @@ import numpy as np
 import solvers
 from solvers import Mesh
 from solvers.errors import ProblemError
+from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
+from surrogate.data.families import ramped
+from surrogate.data.graphs import ROLE_OF_NAME
 
 
 @dataclass
 class Setup:
-    """inputs (N, Ci) and given (N, C) are stacked in the schema's field order; initial
-    (N, C) is None when steady; reference(steps) -> (steps, N, C) solver states."""
+    """inputs (N, Ci) and given(steps) -> (N, C), or (steps, N, C) when they change in
+    time, the values of pinned targets, stacked in the schema's field order; initial (N, C)
+    is None when steady; reference(steps) -> (steps, N, C) solver states."""
 
     inputs: np.ndarray
-    given: np.ndarray
+    given: Callable[[int], np.ndarray]
     initial: np.ndarray | None
     part_roles: dict[str, str]
     reference: Callable[[int], np.ndarray]
@@ -52,7 +56,7 @@ def setup(
                 f"the mesh has no boundary part '{part}'; its parts are "
                 f"{', '.join(mesh.boundary_parts) or 'none'}."
             )
-    if not dirichlet:
+    if not dirichlet and family != "cylinder_flow":
         raise ProblemError(
             f"a {family} model needs the parts held at prescribed values: --dirichlet "
             f"PART=VALUE (the mesh's parts: {', '.join(mesh.boundary_parts)})."
@@ -105,11 +109,18 @@ def _pinned_scalar(mesh: Mesh, values: dict[str, float]) -> np.ndarray:
 
 
 def _initial_state(initial, mesh: Mesh, given: np.ndarray, pinned_nodes: np.ndarray):
-    state = np.broadcast_to(np.asarray(initial, dtype=float).reshape(-1, 1), given.shape).copy()
-    if state.shape[0] != mesh.num_nodes or not np.isfinite(state).all():
+    """The initial state (N, C) from one number or per-node values, with pinned nodes at
+    their given values."""
+    values = np.asarray(initial, dtype=float)
+    values = values.reshape(len(values), -1) if values.ndim else values
+    try:
+        state = np.broadcast_to(values, given.shape).copy()
+    except ValueError:
+        state = None
+    if state is None or not np.isfinite(state).all():
         raise ProblemError(
-            f"the initial state has shape {np.shape(initial)} or non-finite values; expected "
-            f"{mesh.num_nodes} finite values (one per node) or one number."
+            f"the initial state has shape {values.shape} or non-finite values; expected "
+            f"one finite number or {given.shape} finite values."
         )
     state[pinned_nodes] = given[pinned_nodes]  # boundary values hold from the start
     return state
@@ -128,7 +139,7 @@ def _diffusion(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
         solve = lambda steps: solvers.poisson(  # noqa: E731
             mesh, kappa=kappa, source=source, dirichlet=values
         )[None, :, None]
-        return Setup(_stack(schema, fields, mesh), given, None, roles, solve)
+        return Setup(_stack(schema, fields, mesh), lambda steps: given, None, roles, solve)
     pinned = np.unique(np.concatenate([mesh.part_nodes(p) for p in values]))
     # The heat recipe starts near 0.5 (0.5 + 0.25 x a smooth random field).
     state = _initial_state(0.5 if initial is None else initial, mesh, given, pinned)
@@ -138,7 +149,7 @@ def _diffusion(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
                          dt=schema["dt"], steps=steps)  # fmt: skip
         return u[1:, :, None]
 
-    return Setup(_stack(schema, fields, mesh), given, state, roles, solve)
+    return Setup(_stack(schema, fields, mesh), lambda steps: given, state, roles, solve)
 
 
 def _elasticity(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
@@ -171,7 +182,49 @@ def _elasticity(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
         stress = solvers.von_mises(mesh, d, E, nu, "stress")
         return np.concatenate([d, stress[:, None]], axis=1)[None]
 
-    return Setup(_stack(schema, fields, mesh), given, None, roles, solve)
+    return Setup(_stack(schema, fields, mesh), lambda steps: given, None, roles, solve)
+
+
+def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
+    """Channel flow from rest: a parabolic inflow on `inlet` (peak speed from --dirichlet
+    inlet=PEAK, default the recipe's mid-range Reynolds number), ramped up over the recipe's
+    ramp time; no slip on `walls` and `obstacle`; `outlet` free."""
+    params = schema["parameters"]
+    roles = {p: ROLE_OF_NAME.get(p) for p in mesh.boundary_parts}
+    missing = {"inlet", "outlet", "walls", "obstacle"} - set(mesh.boundary_parts)
+    if missing or None in roles.values():
+        raise ProblemError(
+            f"a cylinder_flow model needs boundary parts inlet, outlet, walls and obstacle "
+            f"(the mesh has {', '.join(mesh.boundary_parts)})."
+        )
+    inlet = mesh.points[mesh.part_nodes("inlet")]
+    low, high = float(inlet[:, 1].min()), float(inlet[:, 1].max())
+    if "inlet" in dirichlet:
+        peak = _number(dirichlet["inlet"], "--dirichlet inlet")
+    else:  # mean speed = Re nu / D with the recipe's mid-range Re and radius; peak = 1.5 mean
+        diameter = 2 * _middle(params["radius"])
+        peak = 1.5 * _middle(params["reynolds"]) * params["viscosity"] / diameter
+    inflow = ramped(parabolic_inflow(peak, low, high), params["ramp"])
+    velocity = {"inlet": inflow, "walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
+    nodes = mesh.part_nodes("inlet")
+
+    def given(steps: int) -> np.ndarray:
+        values = np.zeros((steps, mesh.num_nodes, 3))  # velocity (2), pressure (never pinned)
+        for k in range(steps):
+            values[k, nodes, :2] = inflow(mesh.points[nodes], schema["dt"] * (k + 1))
+        return values  # walls and obstacle: zero
+
+    state = np.zeros((mesh.num_nodes, 3))  # from rest unless a velocity is given
+    if initial is not None:
+        state[:, :2] = _initial_state(initial, mesh, state[:, :2], np.zeros(0, dtype=int))
+
+    def solve(steps: int) -> np.ndarray:
+        problem = FlowProblem(mesh, params["viscosity"], velocity, force_part="obstacle")
+        flow = navier_stokes(problem, schema["dt"], steps, u0=state[:, :2],
+                             max_cfl=params["max_cfl"])  # fmt: skip
+        return np.concatenate([flow.velocity, flow.pressure[..., None]], axis=-1)[1:]
+
+    return Setup(np.zeros((mesh.num_nodes, 0)), given, state, roles, solve)
 
 
 FAMILIES = {
@@ -179,4 +232,5 @@ FAMILIES = {
     "poisson_holes": _diffusion,
     "poisson_box_holes": _diffusion,
     "elasticity_holes": _elasticity,
+    "cylinder_flow": _cylinder_flow,
 }

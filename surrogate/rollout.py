@@ -49,7 +49,7 @@ def predict_on_mesh(module, mesh, setup, steps: int = 1) -> np.ndarray:
     graph.node_type = torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()
     as_tensor = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     predicted = rollout(
-        module, module.adapter, graph, as_tensor(setup.inputs), as_tensor(setup.given),
+        module, module.adapter, graph, as_tensor(setup.inputs), as_tensor(setup.given(steps)),
         as_tensor(setup.initial), steps,
     )  # fmt: skip
     return predicted.numpy().astype(np.float64)

@@ -114,12 +114,7 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     mesh = geometry.channel_with_obstacle(
         length, height, obstacle, params["h"], params["h_obstacle"]
     )
-    profile, ramp = parabolic_inflow(1.5 * mean_speed, 0.0, height), params["ramp"]
-
-    def inflow(points: np.ndarray, t: float) -> np.ndarray:
-        s = min(t / ramp, 1.0) if ramp > 0 else 1.0
-        return profile(points, t) * (s * s * (3 - 2 * s))
-
+    inflow = ramped(parabolic_inflow(1.5 * mean_speed, 0.0, height), params["ramp"])
     walls = {"walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
     problem = FlowProblem(mesh, nu, {"inlet": inflow, **walls}, force_part="obstacle")
     flow = navier_stokes(problem, params["dt"], params["steps"], max_cfl=params["max_cfl"])
@@ -129,6 +124,16 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     )
     fields = {"velocity": flow.velocity, "pressure": flow.pressure[..., None]}
     return Sample(mesh, fields, flow.times, {"parameters": drawn, "part_roles": roles})
+
+
+def ramped(profile, ramp: float):
+    """The inflow profile (x, t) scaled by a smooth step from 0 at t = 0 to 1 at t = ramp."""
+
+    def inflow(points: np.ndarray, t: float) -> np.ndarray:
+        s = min(t / ramp, 1.0) if ramp > 0 else 1.0
+        return profile(points, t) * (s * s * (3 - 2 * s))
+
+    return inflow
 
 
 def poisson_box_holes(params: dict, rng: np.random.Generator) -> Sample:

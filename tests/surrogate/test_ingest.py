@@ -8,7 +8,7 @@ from solvers import geometry, heat
 from solvers.mesh_io import write_mesh, write_time_series
 from surrogate.cli import main
 from surrogate.data.ingest import ingest_series
-from surrogate.data.manifest import check_dataset
+from surrogate.data.manifest import check_dataset, read_manifest
 from surrogate.data.sample import DatasetError, read_sample, sample_path
 
 
@@ -25,8 +25,11 @@ def series(tmp_path):
 
 def test_pvd_written_by_the_bundled_solver_round_trips(tmp_path, series):
     mesh, times, u, gradient, pvd = series
-    assert main(["ingest", str(pvd), "--fields", "u,g", "--out", str(tmp_path / "d")]) == 0
+    out = str(tmp_path / "d")
+    assert main(["ingest", str(pvd), "--fields", "u,g", "--pinned", "u", "--out", out]) == 0
     assert check_dataset(tmp_path / "d") == []
+    fields = read_manifest(tmp_path / "d")["fields"]
+    assert fields["u"]["pinned"] and not fields["g"]["pinned"]
     sample = read_sample(sample_path(tmp_path / "d", 0))
     np.testing.assert_allclose(sample.mesh.points, mesh.points)
     np.testing.assert_array_equal(sample.times, times)
@@ -85,3 +88,5 @@ def test_refusals(tmp_path, series, capsys):
     out = tmp_path / "refused"
     assert main(["ingest", str(pvd), "--fields", "nope", "--out", str(out)]) == 2
     assert "no point field 'nope'" in capsys.readouterr().err and not out.exists()
+    assert main(["ingest", str(pvd), "--fields", "u", "--pinned", "g", "--out", str(out)]) == 2
+    assert "--pinned names ['g'], which --fields does not list" in capsys.readouterr().err

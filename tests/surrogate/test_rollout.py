@@ -19,10 +19,10 @@ def checkpoints(datasets, tmp_path_factory):
     """Tiny trained models: transient heat (trained on 3-step trajectories), steady 2D
     Poisson and steady 3D Poisson."""
     root = tmp_path_factory.mktemp("runs")
-    for name in ("heat_holes", "poisson_holes", "poisson_box_holes"):
+    names = ("heat_holes", "poisson_holes", "poisson_box_holes", "cylinder_flow")
+    for name in names:
         assert quick_train(Path(f"configs/{name}.yaml"), datasets, root / name) == 0
-    return {name: root / name / "checkpoints" / "last.ckpt" for name in
-            ("heat_holes", "poisson_holes", "poisson_box_holes")}  # fmt: skip
+    return {name: root / name / "checkpoints" / "last.ckpt" for name in names}
 
 
 def rollout(checkpoint, out, *extra) -> int:
@@ -54,6 +54,27 @@ def test_heat_rollout_longer_than_training_exports_a_paraview_series(checkpoints
     assert np.all(np.isfinite(errors)) and np.all(errors > 0)
     for picture in ("u_final.png", "u_rollout.gif"):
         assert (out / picture).stat().st_size > 1000
+
+
+def test_cylinder_flow_rollout_pins_the_ramped_inflow(checkpoints, tmp_path):
+    out = tmp_path / "flow"
+    code = rollout(checkpoints["cylinder_flow"], out, "--geometry", "channel_with_obstacle",
+                   "--h", "0.06", "--dirichlet", "inlet=1.2", "--steps", "4", "--reference",
+                   "--no-pictures")  # fmt: skip
+    assert code == 0
+    reader = pv.get_reader(str(out / "rollout.pvd"))
+    reader.set_active_time_point(4)
+    grid = reader.read()[0]
+    velocity = grid.point_data["velocity"]
+    assert velocity.shape[1] == 3 and {"pressure", "velocity_reference"} <= set(grid.point_data)
+    inlet = geometry.channel_with_obstacle(h=0.06).part_nodes("inlet")
+    y = grid.points[inlet, 1]
+    s = (y - y.min()) / (y.max() - y.min())
+    ramp = 0.04 / 0.5  # t / ramp time of the recipe
+    expected = 4 * 1.2 * s * (1 - s) * ramp**2 * (3 - 2 * ramp)
+    np.testing.assert_allclose(velocity[inlet, 0], expected, atol=1e-6)
+    np.testing.assert_allclose(velocity[inlet, 0], grid.point_data["velocity_reference"][inlet, 0],
+                               atol=1e-6)  # fmt: skip
 
 
 def test_steady_model_predicts_once_on_a_mesh_file(checkpoints, tmp_path):

@@ -19,6 +19,7 @@ from surrogate.data.graphs import NODE_TYPES, MeshDataset
 from surrogate.graph import MeshGraph
 from surrogate.training.adapter import FieldAdapter, masked_mse
 from surrogate.training.checkpoint import load_surrogate
+from surrogate.training.evaluate import evaluate
 from surrogate.training.module import SurrogateModule, TrainingDiverged
 from tests.surrogate.conftest import QUICK, quick_train, recipe_of
 
@@ -193,3 +194,16 @@ def test_foreign_checkpoints_are_refused_in_one_sentence(tmp_path):
         load_surrogate(garbage)
     with pytest.raises(InputError, match="no such checkpoint file"):
         load_surrogate(tmp_path / "missing.ckpt")
+
+
+def test_evaluate_averages_the_rollout_error_over_samples(datasets, tmp_path):
+    assert quick_train(Path("configs/heat_holes.yaml"), datasets, tmp_path) == 0
+    module = load_surrogate(tmp_path / "checkpoints" / "last.ckpt")
+    folder = datasets / "heat_holes"
+    mean, largest = evaluate(module, folder, [0, 3], steps=2)["u"]
+    each = [
+        module.rollout_errors(MeshDataset(folder, [i], module.hparams.hierarchy,
+                                          trajectories=True)[0], 2)["u"]
+        for i in (0, 3)
+    ]  # fmt: skip
+    assert mean == pytest.approx(np.mean(each)) and largest == pytest.approx(max(each))

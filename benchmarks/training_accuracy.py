@@ -1,0 +1,81 @@
+"""Accuracy after a fixed training time: configs trained side by side on one dataset and
+evaluated on its held-out test geometries.
+
+Generates the recipe's dataset if missing (data/RECIPE, resumable), trains every config
+for --minutes of wall time (runs/benchmarks/accuracy/NAME), evaluates best.ckpt on the test
+split (relative L2 after --steps rollout steps; steady models predict once), prints a
+Markdown table with the training time, steps and hardware, and writes JSON.
+
+    python benchmarks/training_accuracy.py configs/poisson_holes.yaml \\
+        configs/baselines/meshgraphnet_poisson_holes.yaml --samples 400 --minutes 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+import yaml
+from _common import OUT, machine
+
+from surrogate.data.generate import generate
+from surrogate.data.graphs import split_by_geometry
+from surrogate.data.recipes import load_recipe
+from surrogate.training.checkpoint import load_surrogate
+from surrogate.training.cli import train
+from surrogate.training.evaluate import evaluate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("configs", nargs="+", type=Path)
+    parser.add_argument("--samples", type=int, default=400)
+    parser.add_argument("--minutes", type=float, default=15.0)
+    parser.add_argument("--steps", type=int, default=50, help="rollout steps (transient)")
+    parser.add_argument("--set", action="append", default=[], help="recipe override")
+    parser.add_argument("--validate-every", type=int, default=200, help="training steps")
+    args = parser.parse_args()
+    hardware = machine() + (
+        f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", CPU only"
+    )
+    rows = []
+    for config in args.configs:
+        settings = yaml.safe_load(config.read_text())
+        folder = Path(settings["data"]["folder"])
+        recipe = load_recipe(folder.name, args.set)
+        generate(recipe, folder, args.samples, workers=2, progress=False)
+        run = OUT / "accuracy" / config.stem
+        minutes = int(args.minutes), round(args.minutes % 1 * 60)
+        started = time.perf_counter()
+        train(["--config", str(config), "--trainer.default_root_dir", str(run),
+               "--trainer.max_time", f"00:00:{minutes[0]:02d}:{minutes[1]:02d}",
+               "--trainer.val_check_interval", str(args.validate_every),
+               "--trainer.enable_progress_bar", "false"])  # fmt: skip
+        seconds = time.perf_counter() - started
+        module = load_surrogate(run / "checkpoints" / "best.ckpt")
+        last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
+        test = split_by_geometry(folder, tuple(settings["data"].get("split", (0.8, 0.1, 0.1))))[
+            "test"
+        ]
+        errors = evaluate(module, folder, test, args.steps)
+        parameters = sum(p.numel() for p in module.network.parameters())
+        rows.append({
+            "config": str(config), "network": settings["model"]["network"]["name"],
+            "parameters": parameters, "train_s": seconds, "steps": last["global_step"],
+            "samples": args.samples, "test_samples": len(test), "errors": errors,
+        })  # fmt: skip
+    print(f"Machine: {hardware}")
+    print("| config | network | parameters | training | steps | test relative L2 (mean / max) |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        errors = ", ".join(f"{n} {m:.2%} / {x:.2%}" for n, (m, x) in r["errors"].items())
+        print(f"| {r['config']} | {r['network']} | {r['parameters'] / 1e6:.2f}M | "
+              f"{r['train_s'] / 60:.1f} min | {r['steps']} | {errors} |")  # fmt: skip
+    (OUT / "accuracy.json").write_text(json.dumps({"machine": hardware, "rows": rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
