@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from surrogate.data.graphs import NODE_TYPES, node_types
+from surrogate.data.graphs import node_type_features
 from surrogate.graph import MeshGraph, mesh_graph
 from surrogate.training.adapter import FieldAdapter
 
@@ -44,9 +44,8 @@ def rollout(
 def predict_on_mesh(module, mesh, setup, steps: int = 1) -> np.ndarray:
     """(steps, N, C) predictions of a trained SurrogateModule on a new mesh, for a
     surrogate.problems.Setup: the graph and hierarchy are built as in training."""
-    codes = torch.as_tensor(node_types(mesh, setup.part_roles))
     graph = mesh_graph(mesh, **module.hparams.hierarchy)
-    graph.node_type = torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()
+    graph.node_type = node_type_features(mesh, setup.part_roles)
     as_tensor = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
     predicted = rollout(
         module, module.adapter, graph, as_tensor(setup.inputs), as_tensor(setup.given(steps)),

@@ -48,6 +48,12 @@ def node_types(mesh: Mesh, part_roles: dict[str, str]) -> np.ndarray:
     return order[rank]
 
 
+def node_type_features(mesh: Mesh, part_roles: dict[str, str]) -> torch.Tensor:
+    """(N, len(NODE_TYPES)) one-hot node types, as the network reads them."""
+    codes = torch.as_tensor(node_types(mesh, part_roles))
+    return torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()
+
+
 def split_by_geometry(
     folder: str | Path, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
 ) -> dict[str, list[int]]:
@@ -136,10 +142,9 @@ class MeshDataset(Dataset):
                 self._samples.popitem(last=False)
         sample = self._samples[k]
         if k not in self._structures:
-            codes = node_types(sample.mesh, sample.meta.get("part_roles", {}))
-            types = torch.nn.functional.one_hot(torch.as_tensor(codes), len(NODE_TYPES))
+            types = node_type_features(sample.mesh, sample.meta.get("part_roles", {}))
             graph = mesh_graph(sample.mesh, **self.hierarchy_options)
-            self._structures[k] = (graph, types.float())
+            self._structures[k] = (graph, types)
         return (sample, *self._structures[k])
 
 
