@@ -89,7 +89,7 @@ def _middle(spec) -> float:
     return float(np.mean(spec))
 
 
-def _uniform_inputs(schema, mesh, inputs: dict, defaults: dict) -> dict[str, np.ndarray]:
+def _uniform_inputs(mesh, inputs: dict, defaults: dict) -> dict[str, np.ndarray]:
     return {
         name: np.full((mesh.num_nodes, 1), _number(inputs.get(name, default), f"input {name}"))
         for name, default in defaults.items()
@@ -108,7 +108,7 @@ def _pinned_scalar(mesh: Mesh, values: dict[str, float]) -> np.ndarray:
     return given
 
 
-def _initial_state(initial, mesh: Mesh, given: np.ndarray, pinned_nodes: np.ndarray):
+def _initial_state(initial, given: np.ndarray, pinned_nodes: np.ndarray):
     """The initial state (N, C) from one number or per-node values, with pinned nodes at
     their given values."""
     values = np.asarray(initial, dtype=float)
@@ -130,7 +130,7 @@ def _diffusion(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
     params = schema["parameters"]
     values = {part: _number(v, f"--dirichlet {part}") for part, v in dirichlet.items()}
     defaults = {"kappa": _middle(params["kappa"]), "source": 0.0}
-    fields = _uniform_inputs(schema, mesh, inputs, {n: defaults[n] for n, _ in schema["inputs"]})
+    fields = _uniform_inputs(mesh, inputs, {n: defaults[n] for n, _ in schema["inputs"]})
     kappa = fields["kappa"][:, 0]
     source = fields["source"][:, 0] if "source" in fields else 0.0
     given = _pinned_scalar(mesh, values)
@@ -142,7 +142,7 @@ def _diffusion(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
         return Setup(_stack(schema, fields, mesh), lambda steps: given, None, roles, solve)
     pinned = np.unique(np.concatenate([mesh.part_nodes(p) for p in values]))
     # The heat recipe starts near 0.5 (0.5 + 0.25 x a smooth random field).
-    state = _initial_state(0.5 if initial is None else initial, mesh, given, pinned)
+    state = _initial_state(0.5 if initial is None else initial, given, pinned)
 
     def solve(steps: int) -> np.ndarray:
         u = solvers.heat(mesh, u0=state[:, 0], kappa=kappa, dirichlet=values,
@@ -159,6 +159,8 @@ def _elasticity(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
             "an elasticity model needs the load: --traction PART=FX,FY "
             f"(the mesh's parts: {', '.join(mesh.boundary_parts)})."
         )
+    if "traction" in inputs:
+        raise ProblemError("the load is set with --traction PART=FX,FY, not --input traction.")
     loads = {}
     for part, value in traction.items():
         items = str(value).split(",")
@@ -166,7 +168,7 @@ def _elasticity(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
             raise ProblemError(f"--traction {part}={value}; expected PART=FX,FY.")
         loads[part] = tuple(_number(v, f"--traction {part}") for v in items)
     defaults = {"E": _middle(params["E"]), "nu": _middle(params["nu"])}
-    fields = _uniform_inputs(schema, mesh, inputs, defaults)
+    fields = _uniform_inputs(mesh, inputs, defaults)
     load = np.zeros((mesh.num_nodes, 2))
     for part, value in loads.items():
         load[mesh.part_nodes(part)] = value
@@ -216,7 +218,7 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
 
     state = np.zeros((mesh.num_nodes, 3))  # from rest unless a velocity is given
     if initial is not None:
-        state[:, :2] = _initial_state(initial, mesh, state[:, :2], np.zeros(0, dtype=int))
+        state[:, :2] = _initial_state(initial, state[:, :2], np.zeros(0, dtype=int))
 
     def solve(steps: int) -> np.ndarray:
         problem = FlowProblem(mesh, params["viscosity"], velocity, force_part="obstacle")

@@ -93,8 +93,8 @@ def rollout_command(args: argparse.Namespace) -> list[str]:
         timings["solver_s"] = time.perf_counter() - started
     times, states = _with_initial_state(schema, setup, predicted, reference, steps)
     with atomic_folder(args.out, overwrite=args.overwrite) as folder:
-        _export(folder, mesh, schema, times, states, timings, not args.no_pictures)
-    return _summary(args, mesh, schema, steps, states, timings)
+        metrics = _export(folder, mesh, schema, times, states, timings, not args.no_pictures)
+    return _summary(args, mesh, schema, steps, metrics)
 
 
 def _steps(steps: int | None, schema: dict) -> int:
@@ -147,7 +147,8 @@ def _with_initial_state(schema, setup, predicted, reference, steps):
     return schema["dt"] * np.arange(steps + 1), states
 
 
-def _export(folder: Path, mesh, schema, times, states, timings: dict, pictures: bool) -> None:
+def _export(folder: Path, mesh, schema, times, states, timings: dict, pictures: bool) -> dict:
+    """Writes the series, pictures and metrics.json into folder; returns the metrics."""
     from surrogate.export import magnitude, render, write_series
     from surrogate.metrics import field_slices, relative_l2, rmse
 
@@ -170,19 +171,18 @@ def _export(folder: Path, mesh, schema, times, states, timings: dict, pictures: 
                    None if reference is None else magnitude(reference))  # fmt: skip
     write_series(folder / "rollout.pvd", mesh, times, fields)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
+    return metrics
 
 
-def _summary(args, mesh, schema, steps, states, timings) -> list[str]:
-    from surrogate.metrics import field_slices, relative_l2
-
+def _summary(args, mesh, schema, steps, metrics: dict) -> list[str]:
+    timings = metrics["timings"]
     lines = [f"{mesh}", f"{schema['recipe']} surrogate: {steps} step(s) in "
              f"{timings['surrogate_s']:.2f} s"]  # fmt: skip
     if "solver_s" in timings:
         lines.append(f"reference solver: {timings['solver_s']:.2f} s")
-        for name, part in field_slices(schema).items():
-            error = relative_l2(
-                states["surrogate"][-1][..., part], states["reference"][-1][..., part]
+        for name, errors in metrics["fields"].items():
+            lines.append(
+                f"{name}: relative L2 error at the last step {errors['relative_l2'][-1]:.3%}"
             )
-            lines.append(f"{name}: relative L2 error at the last step {error:.3%}")
     lines.append(f"wrote {args.out / 'rollout.pvd'}")
     return lines
