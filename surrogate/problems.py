@@ -3,6 +3,8 @@ fields, the values of the pinned targets, the initial state, the role of every b
 part, and the bundled solver run on the same problem (the --reference check).
 
 Values the user does not give default to the middle of the training recipe's ranges.
+A stored run (another solver's time series, any family) gives all of these itself:
+`from_series`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from solvers.errors import ProblemError
 from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
 from surrogate.data.families import ramped
 from surrogate.data.graphs import ROLE_OF_NAME
+from surrogate.data.sample import Sample
 
 
 @dataclass
@@ -68,6 +71,34 @@ def setup(
             f"{[name for name, _ in schema['inputs']]}."
         )
     return FAMILIES[family](schema, mesh, dirichlet, inputs, traction or {}, initial)
+
+
+def from_series(schema: dict, sample: Sample) -> Setup:
+    """The Setup of a run the model never saw, e.g. another solver's time series: its first
+    state starts the rollout, its pinned values are prescribed at every step, its inputs
+    are read per step, and its states are the reference."""
+    times, n = len(sample.times), sample.mesh.num_nodes
+    if schema["transient"] and times < 2:
+        raise ProblemError(f"the series has {times} state(s); a transient model needs two or more.")
+
+    def stacked(specs) -> np.ndarray:
+        columns = []
+        for name, components, *_ in specs:
+            values = sample.fields[name].reshape(times, n, -1)
+            if values.shape[-1] != components:
+                raise ProblemError(
+                    f"field '{name}' has {values.shape[-1]} component(s) in the series but "
+                    f"{components} in the model's training data."
+                )
+            columns.append(values)
+        return np.concatenate(columns, axis=-1) if columns else np.zeros((times, n, 0))
+
+    inputs, states = stacked(schema["inputs"]), stacked(schema["targets"])
+    roles = dict(sample.meta.get("part_roles", {}))
+    if not schema["transient"]:
+        return Setup(inputs[0], lambda steps: states[0], None, roles, lambda steps: states[:1])
+    following = lambda steps: states[1 : steps + 1]  # noqa: E731
+    return Setup(inputs, following, states[0], roles, following)
 
 
 def _number(value, what: str) -> float:

@@ -23,12 +23,15 @@ def add_parser(subparsers) -> None:
         description="Predict with a trained surrogate on any mesh: steady models predict "
         "once, transient ones step forward --steps times. Writes rollout.pvd (+ one .vtu per "
         "step), PNG/GIF pictures and, with --reference, the solver's fields, the error and "
-        "metrics.json.",
+        "metrics.json. With --series, a stored run (e.g. your own solver's) gives the mesh, "
+        "initial state, boundary values and inputs, and is the reference.",
     )
     p.add_argument("--checkpoint", type=Path, required=True, help="a .ckpt from surrogate train")
     domain = p.add_mutually_exclusive_group(required=True)
     domain.add_argument("--mesh", type=Path, help="any meshio-readable mesh file")
     domain.add_argument("--geometry", choices=sorted(GEOMETRIES), help="a generated geometry")
+    domain.add_argument("--series", type=Path,
+                        help="a run to replay: .pvd, folder of .vtu files or .xdmf")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="geometry seed (default 0)")
     p.add_argument("--h", type=float, default=0.04, help="geometry cell size (default 0.04)")
     p.add_argument("--parts", type=Path, help="YAML rules naming boundary parts by position")
@@ -49,7 +52,7 @@ def add_parser(subparsers) -> None:
 
 def options(**given) -> argparse.Namespace:
     """`surrogate rollout`'s options with their defaults, for calling it from Python."""
-    defaults = {"mesh": None, "geometry": None, "seed": 0, "h": 0.04, "parts": None,
+    defaults = {"mesh": None, "geometry": None, "series": None, "seed": 0, "h": 0.04, "parts": None,
                 "dirichlet": [], "traction": [], "input": [], "initial": None, "steps": None,
                 "reference": False, "no_pictures": False, "overwrite": False}  # fmt: skip
     return argparse.Namespace(**{**defaults, **given})
@@ -70,41 +73,80 @@ def rollout_command(args: argparse.Namespace) -> list[str]:
 
     module = load_surrogate(args.checkpoint)
     schema = module.hparams.schema
-    mesh = make_mesh({"mesh": args.mesh, "geometry": args.geometry, "seed": args.seed,
-                      "h": args.h})  # fmt: skip
-    if args.parts:
-        mesh = apply_rules(mesh, load_rules(args.parts), args.mesh or Path(args.geometry))
-    if mesh.dim != schema["dim"]:
-        raise ProblemError(
-            f"the mesh is {mesh.dim}D but the model was trained in {schema['dim']}D."
-        )
-    steps = _steps(args.steps, schema)
-    initial = _initial(args.initial, mesh, schema)
-    setup = problems.setup(schema, mesh, _pairs(args.dirichlet, "--dirichlet"),
-                           _pairs(args.input, "--input"), _pairs(args.traction, "--traction"),
-                           initial)  # fmt: skip
+    rules = load_rules(args.parts) if args.parts else None
+    if args.series:
+        mesh, setup, times = _replay(args, schema, rules)
+        steps = _steps(args.steps, schema, len(times) - 1)
+    else:
+        mesh = make_mesh({"mesh": args.mesh, "geometry": args.geometry, "seed": args.seed,
+                          "h": args.h})  # fmt: skip
+        mesh = apply_rules(mesh, rules, args.mesh or Path(args.geometry))
+        _check_dim(mesh, schema)
+        steps = _steps(args.steps, schema)
+        setup = problems.setup(schema, mesh, _pairs(args.dirichlet, "--dirichlet"),
+                               _pairs(args.input, "--input"), _pairs(args.traction, "--traction"),
+                               _initial(args.initial, mesh, schema))  # fmt: skip
+        times = schema["dt"] * np.arange(steps + 1) if schema["transient"] else np.zeros(1)
     started = time.perf_counter()
     predicted = predict_on_mesh(module, mesh, setup, steps)
     timings = {"surrogate_s": time.perf_counter() - started}
     reference = None
-    if args.reference:
+    if args.series:
+        reference = setup.reference(steps)  # the run itself
+    elif args.reference:
         started = time.perf_counter()
         reference = setup.reference(steps)
         timings["solver_s"] = time.perf_counter() - started
-    times, states = _with_initial_state(schema, setup, predicted, reference, steps)
+    states = _with_initial_state(setup, predicted, reference)
+    times = times[: steps + 1]
     with atomic_folder(args.out, overwrite=args.overwrite) as folder:
         metrics = _export(folder, mesh, schema, times, states, timings, not args.no_pictures)
     return _summary(args, mesh, schema, steps, metrics)
 
 
-def _steps(steps: int | None, schema: dict) -> int:
+def _replay(args: argparse.Namespace, schema: dict, rules: dict | None):
+    """Mesh, Setup and times of the stored run --series names."""
+    from surrogate import problems
+    from surrogate.data.ingest import ingest_series
+
+    given = [flag for flag, value in [("--dirichlet", args.dirichlet), ("--input", args.input),
+             ("--traction", args.traction), ("--initial", args.initial)] if value]  # fmt: skip
+    if given:
+        raise ProblemError(
+            f"--series gives the boundary values, inputs and initial state itself; drop "
+            f"{', '.join(given)}."
+        )
+    names = [name for name, *_ in [*schema["inputs"], *schema["targets"]]]
+    sample = ingest_series(args.series, names, rules, schema["dt"])
+    _check_dim(sample.mesh, schema)
+    times = sample.times - sample.times[0]
+    if schema["transient"] and len(times) > 1 and not np.isclose(times[1], schema["dt"]):
+        raise ProblemError(
+            f"{args.series}: steps of {times[1]:g} but the model was trained on steps of "
+            f"{schema['dt']:g}; expected a series saved every {schema['dt']:g}."
+        )
+    return sample.mesh, problems.from_series(schema, sample), times
+
+
+def _check_dim(mesh, schema: dict) -> None:
+    if mesh.dim != schema["dim"]:
+        raise ProblemError(
+            f"the mesh is {mesh.dim}D but the model was trained in {schema['dim']}D."
+        )
+
+
+def _steps(steps: int | None, schema: dict, available: int | None = None) -> int:
+    """Steps to predict: --steps, else the run's length (or the recipe's)."""
     if not schema["transient"]:
         if steps not in (None, 1):
             raise ProblemError(f"a steady model predicts once; got --steps {steps}.")
         return 1
-    steps = steps if steps is not None else int(schema["parameters"].get("steps", 50))
+    default = available if available is not None else schema["parameters"].get("steps", 50)
+    steps = steps if steps is not None else int(default)
     if steps < 1:
         raise ProblemError(f"--steps is {steps}; expected at least 1.")
+    if available is not None and steps > available:
+        raise ProblemError(f"--steps is {steps} but the series holds {available} step(s).")
     return steps
 
 
@@ -135,16 +177,15 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
     return pairs
 
 
-def _with_initial_state(schema, setup, predicted, reference, steps):
-    """Times and {"surrogate": (T, N, C), "reference": ...}, with the initial state first
-    when transient."""
+def _with_initial_state(setup, predicted, reference) -> dict[str, np.ndarray]:
+    """{"surrogate": (T, N, C), "reference": ...}, with the initial state first when
+    transient."""
     states = {"surrogate": predicted}
     if reference is not None:
         states["reference"] = reference
-    if not schema["transient"]:
-        return np.zeros(1), states
-    states = {k: np.concatenate([setup.initial[None], v]) for k, v in states.items()}
-    return schema["dt"] * np.arange(steps + 1), states
+    if setup.initial is None:
+        return states
+    return {k: np.concatenate([setup.initial[None], v]) for k, v in states.items()}
 
 
 def _export(folder: Path, mesh, schema, times, states, timings: dict, pictures: bool) -> dict:
@@ -180,9 +221,7 @@ def _summary(args, mesh, schema, steps, metrics: dict) -> list[str]:
              f"{timings['surrogate_s']:.2f} s"]  # fmt: skip
     if "solver_s" in timings:
         lines.append(f"reference solver: {timings['solver_s']:.2f} s")
-        for name, errors in metrics["fields"].items():
-            lines.append(
-                f"{name}: relative L2 error at the last step {errors['relative_l2'][-1]:.3%}"
-            )
+    for name, errors in metrics["fields"].items():
+        lines.append(f"{name}: relative L2 error at the last step {errors['relative_l2'][-1]:.3%}")
     lines.append(f"wrote {args.out / 'rollout.pvd'}")
     return lines

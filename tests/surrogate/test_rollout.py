@@ -1,5 +1,6 @@
 """Rollout on new meshes: the export read back with pyvista, metrics against the solver,
-rollouts longer than training, steady and 3D models, and refusals of bad input."""
+rollouts longer than training, steady and 3D models, replays of stored runs, and
+refusals of bad input."""
 
 import json
 from pathlib import Path
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 import pyvista as pv
 
-from solvers import geometry
-from solvers.mesh_io import write_mesh
+from solvers import geometry, heat
+from solvers.mesh_io import write_mesh, write_time_series
 from surrogate.cli import main
 from tests.surrogate.conftest import quick_train
 
@@ -101,6 +102,67 @@ def test_3d_rollout_exports_and_renders(checkpoints, tmp_path):
     grid = pv.get_reader(str(out / "rollout.pvd")).read()[0]
     assert grid.points.shape[1] == 3 and "u_reference" in grid.point_data
     assert (out / "u_final.png").stat().st_size > 1000
+
+
+@pytest.fixture
+def heat_run(tmp_path):
+    """A heat run written as a .pvd time series, standing in for another solver's output."""
+    mesh = geometry.rectangle_with_holes(seed=41, h=0.08)
+    u = heat(mesh, u0=0.3, dirichlet={"hole_0": 0.9}, dt=0.01, steps=6)
+    kappa = np.ones((7, mesh.num_nodes))
+    write_time_series(mesh, tmp_path / "run" / "heat.pvd", 0.01 * np.arange(7),
+                      {"u": u, "kappa": kappa})  # fmt: skip
+    return mesh, u, tmp_path / "run" / "heat.pvd"
+
+
+def test_replay_of_a_stored_run_starts_from_it_and_compares_with_it(
+    checkpoints, heat_run, tmp_path
+):
+    mesh, u, pvd = heat_run
+    rules = tmp_path / "parts.yaml"  # the outer sides are insulated; holes stay dirichlet
+    rules.write_text("left: {x: [null, 0.001], role: neumann}\n"
+                     "right: {x: [0.999, null], role: neumann}\n"
+                     "sides: {y: [0.999, null], role: neumann}\n"
+                     "base: {y: [null, 0.001], role: neumann}\nholes: rest\n")  # fmt: skip
+    out = tmp_path / "replay"
+    code = rollout(checkpoints["heat_holes"], out, "--series", str(pvd), "--parts", str(rules),
+                   "--no-pictures")  # fmt: skip
+    assert code == 0
+    reader = pv.get_reader(str(out / "rollout.pvd"))
+    np.testing.assert_allclose(reader.time_values, 0.01 * np.arange(7))  # the whole run
+    reader.set_active_time_point(0)
+    np.testing.assert_allclose(reader.read()[0].point_data["u"], u[0], atol=1e-6)  # its start
+    reader.set_active_time_point(6)
+    values = reader.read()[0].point_data
+    np.testing.assert_allclose(values["u_reference"], u[6], atol=1e-6)
+    hole = mesh.part_nodes("hole_0")
+    np.testing.assert_allclose(values["u"][hole], u[6][hole], atol=1e-6)  # pinned
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["fields"]["u"]["relative_l2"]) == 6 and "solver_s" not in metrics["timings"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--steps", "9"], "--steps is 9 but the series holds 6 step(s)"),
+        (["--dirichlet", "hole_0=1"], "drop --dirichlet"),
+    ],
+)
+def test_bad_replays_are_one_sentence(checkpoints, heat_run, tmp_path, capsys, extra, message):
+    code = rollout(checkpoints["heat_holes"], tmp_path / "r", "--series", str(heat_run[2]), *extra)
+    error = capsys.readouterr().err
+    assert code == 2 and message in error and "Traceback" not in error
+    assert not (tmp_path / "r").exists()
+
+
+def test_replay_with_another_time_step_is_refused(checkpoints, tmp_path, capsys):
+    mesh = geometry.rectangle_with_holes(seed=41, h=0.1)
+    fields = {"u": np.zeros((3, mesh.num_nodes)), "kappa": np.ones((3, mesh.num_nodes))}
+    write_time_series(mesh, tmp_path / "coarse.pvd", [0.0, 0.05, 0.1], fields)
+    code = rollout(checkpoints["heat_holes"], tmp_path / "r", "--series",
+                   str(tmp_path / "coarse.pvd"))  # fmt: skip
+    error = capsys.readouterr().err
+    assert code == 2 and "steps of 0.05 but the model was trained on steps of 0.01" in error
 
 
 @pytest.mark.parametrize(
