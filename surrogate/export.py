@@ -3,6 +3,8 @@ off-screen with pyvista (a PNG of the last state, a GIF of the whole rollout).""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,9 +36,8 @@ def render(
 ) -> list[Path]:
     """PNG of the last state and GIF of all states of one field (T, N): the prediction,
     and beside it the reference and the error when a reference is given."""
-    import pyvista as pv
-
-    grid = _grid(mesh, pv)
+    pv = offscreen_pyvista()
+    grid = pyvista_grid(mesh)
     panels = [("surrogate", predicted)]
     if reference is not None:
         panels += [("reference", reference), ("error", predicted - reference)]
@@ -48,7 +49,7 @@ def render(
         plotter.subplot(0, column)
         shown = grid.copy()
         shown.point_data[name] = values[-1]
-        bar = {"title": f"{name} {title}", "vertical": False}
+        bar = {"title": f"{name} {title}", "vertical": False, "n_labels": 3, "fmt": "%.3g"}
         plotter.add_mesh(
             shown, scalars=name, clim=limits[title], cmap=_cmap(title), scalar_bar_args=bar
         )
@@ -69,7 +70,23 @@ def render(
     return [png, gif]
 
 
-def _grid(mesh: Mesh, pv):
+def offscreen_pyvista():
+    """pyvista, set to render without a window (pictures, notebooks, machines without a
+    display)."""
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY"):
+        # Without a display VTK first tries X, warns, then falls back to EGL: go straight
+        # to EGL.
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+    import pyvista as pv
+
+    pv.OFF_SCREEN = True
+    return pv
+
+
+def pyvista_grid(mesh: Mesh):
+    """The mesh as a pyvista UnstructuredGrid (2D points get z = 0)."""
+    import pyvista as pv
+
     points = np.pad(mesh.points, ((0, 0), (0, 3 - mesh.dim)))
     kind = pv.CellType.TRIANGLE if mesh.dim == 2 else pv.CellType.TETRA
     return pv.UnstructuredGrid({kind: mesh.cells}, points)  # 3D: pyvista draws the surface

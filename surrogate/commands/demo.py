@@ -9,7 +9,6 @@ import json
 import time
 from pathlib import Path
 
-CONFIG = Path(__file__).resolve().parents[2] / "configs" / "heat_holes.yaml"
 UNSEEN_SEED = 20261121  # a geometry seed the dataset's generator does not draw
 
 
@@ -33,7 +32,7 @@ def run(args: argparse.Namespace) -> None:
     from surrogate.commands import rollout
     from surrogate.data.generate import generate
     from surrogate.data.recipes import load_recipe
-    from surrogate.training.cli import train
+    from surrogate.training.cli import CONFIGS, train
 
     timings = {}
     started = time.perf_counter()
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace) -> None:
 
     started = time.perf_counter()
     minutes = int(args.minutes), round(args.minutes % 1 * 60)
-    train(["--config", str(CONFIG), "--data.folder", str(args.out / "data"),
+    train(["--config", str(CONFIGS / "heat_holes.yaml"), "--data.folder", str(args.out / "data"),
            "--trainer.default_root_dir", str(args.out / "train"),
            "--trainer.max_steps", str(args.max_steps),
            "--trainer.max_time", f"00:00:{minutes[0]:02d}:{minutes[1]:02d}",

@@ -3,6 +3,7 @@ model, picks precision and determinism for the hardware, and lays out the run fo
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from surrogate.training.data import MeshDataModule
 from surrogate.training.module import SurrogateModule
 
 MONITOR = "val/rollout_rel_l2"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"  # one per recipe, and baselines
 
 
 class TrainCLI(LightningCLI):
@@ -45,12 +47,29 @@ class TrainCLI(LightningCLI):
                 CSVLogger(root, name="", version=""),
             ]
         self.trainer_defaults["callbacks"] = [
+            # A new run in a used folder replaces best/last.ckpt (no best-v1.ckpt beside a
+            # stale best.ckpt).
             ModelCheckpoint(
-                root / "checkpoints", "best", monitor=MONITOR, mode="min", save_last=True
+                root / "checkpoints",
+                "best",
+                monitor=MONITOR,
+                mode="min",
+                save_last=True,
+                enable_version_counter=False,
             ),
             LossCurve(root / "loss.png", MONITOR),
         ]
         return super().instantiate_trainer(**kwargs)
+
+
+class _NoAdvertising(logging.Filter):
+    """Drops Lightning's "Tip: try litlogger" line, printed on every run."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+_NO_ADVERTISING = _NoAdvertising()
 
 
 def run_folder(config) -> Path:
@@ -62,6 +81,9 @@ def train(options: list[str]) -> None:
     warnings.filterwarnings("ignore", ".*exists and is not empty.*")
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*not recommended to provide both args.*")
+    warnings.filterwarnings("ignore", ".*treespec, LeafSpec.*")  # Lightning's own deprecation
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        logging.getLogger(name).addFilter(_NO_ADVERTISING)
     cli = TrainCLI(
         SurrogateModule,
         MeshDataModule,
