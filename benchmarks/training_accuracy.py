@@ -8,6 +8,8 @@ Markdown table with the training time, steps and hardware, and writes JSON.
 
     python benchmarks/training_accuracy.py configs/poisson_holes.yaml \\
         configs/baselines/meshgraphnet_poisson_holes.yaml --samples 400 --minutes 15
+    python benchmarks/training_accuracy.py configs/heat_holes.yaml --set h=0.06 \\
+        --samples 200 --minutes 40 --option model.network.latent=64
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="rollout steps (transient)")
     parser.add_argument("--set", action="append", default=[], help="recipe override")
     parser.add_argument("--validate-every", type=int, default=200, help="training steps")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="training override for every config, e.g. model.lr=5e-4")  # fmt: skip
     args = parser.parse_args()
     hardware = machine() + (
         f", {torch.cuda.get_device_name()}" if torch.cuda.is_available() else ", CPU only"
@@ -53,7 +57,7 @@ def main() -> None:
         train(["--config", str(config), "--trainer.default_root_dir", str(run),
                "--trainer.max_time", f"00:00:{minutes[0]:02d}:{minutes[1]:02d}",
                "--trainer.val_check_interval", str(args.validate_every),
-               "--trainer.enable_progress_bar", "false"])  # fmt: skip
+               "--trainer.enable_progress_bar", "false", *_options(args.option)])  # fmt: skip
         seconds = time.perf_counter() - started
         module = load_surrogate(run / "checkpoints" / "best.ckpt")
         last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
@@ -66,6 +70,7 @@ def main() -> None:
             "config": str(config), "network": settings["model"]["network"]["name"],
             "parameters": parameters, "train_s": seconds, "steps": last["global_step"],
             "samples": args.samples, "test_samples": len(test), "errors": errors,
+            "recipe_overrides": args.set, "options": args.option, "rollout_steps": args.steps,
         })  # fmt: skip
     print(f"Machine: {hardware}")
     print("| config | network | parameters | training | steps | test relative L2 (mean / max) |")
@@ -74,7 +79,14 @@ def main() -> None:
         errors = ", ".join(f"{n} {m:.2%} / {x:.2%}" for n, (m, x) in r["errors"].items())
         print(f"| {r['config']} | {r['network']} | {r['parameters'] / 1e6:.2f}M | "
               f"{r['train_s'] / 60:.1f} min | {r['steps']} | {errors} |")  # fmt: skip
-    (OUT / "accuracy.json").write_text(json.dumps({"machine": hardware, "rows": rows}, indent=1))
+    result = OUT / f"accuracy-{args.configs[0].stem}.json"
+    result.write_text(json.dumps({"machine": hardware, "rows": rows}, indent=1))
+
+
+def _options(items: list[str]) -> list[str]:
+    """KEY=VALUE items as LightningCLI arguments."""
+    pairs = [item.partition("=") for item in items]
+    return [text for key, _, value in pairs for text in (f"--{key}", value)]
 
 
 if __name__ == "__main__":
