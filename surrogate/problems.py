@@ -77,7 +77,7 @@ def from_series(schema: dict, sample: Sample) -> Setup:
     """The Setup of a run the model never saw, e.g. another solver's time series: its first
     state starts the rollout, its pinned values are prescribed at every step, its inputs
     are read per step, and its states are the reference."""
-    times, n = len(sample.times), sample.mesh.num_nodes
+    times, n = max(len(sample.times), 1), sample.mesh.num_nodes  # steady samples: no times
     if schema["transient"] and times < 2:
         raise ProblemError(f"the series has {times} state(s); a transient model needs two or more.")
 

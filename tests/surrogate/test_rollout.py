@@ -10,8 +10,11 @@ import pytest
 import pyvista as pv
 
 from solvers import geometry, heat
+from solvers.errors import ProblemError
 from solvers.mesh_io import write_mesh, write_time_series
+from surrogate import problems
 from surrogate.cli import main
+from surrogate.data.sample import Sample
 from tests.surrogate.conftest import quick_train
 
 
@@ -200,3 +203,23 @@ def test_unreadable_mesh_and_foreign_checkpoint_are_refused(checkpoints, tmp_pat
     code = rollout(foreign, tmp_path / "c", "--geometry", "annulus", "--dirichlet", "inner=1")
     assert code == 2 and "not a readable surrogate checkpoint" in capsys.readouterr().err
     assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_set_up_from_a_stored_run_on_a_hand_made_series():
+    mesh = geometry.rectangle_with_holes(seed=2, h=0.2)
+    n = mesh.num_nodes
+    steady = {"transient": False, "inputs": [["E", 1]], "targets": [["d", 2, True]]}
+    fields = {"E": np.full((n, 1), 3.0), "d": np.arange(2.0 * n).reshape(n, 2)}
+    setup = problems.from_series(steady, Sample(mesh, fields))  # steady: no times
+    assert setup.initial is None and setup.inputs.shape == (n, 1)
+    np.testing.assert_array_equal(setup.reference(1), fields["d"][None])
+    np.testing.assert_array_equal(setup.given(1), fields["d"])
+    transient = {**steady, "transient": True}
+    fields = {"E": np.ones((3, n, 1)), "d": np.arange(6.0 * n).reshape(3, n, 2)}
+    setup = problems.from_series(transient, Sample(mesh, fields, np.arange(3.0), {}))
+    np.testing.assert_array_equal(setup.initial, fields["d"][0])
+    np.testing.assert_array_equal(setup.given(2), fields["d"][1:])
+    assert setup.inputs.shape == (3, n, 1)
+    wrong = {**steady, "targets": [["d", 3, True]]}
+    with pytest.raises(ProblemError, match="field 'd' has 2 component"):
+        problems.from_series(wrong, Sample(mesh, fields, np.arange(3.0), {}))
