@@ -35,8 +35,9 @@ def rollout(
     pick = lambda values, k: values if values.dim() == 2 else values[min(k, len(values) - 1)]  # noqa: E731
     state, states = initial, []
     for k in range(steps):
-        graph.x = adapter.features(graph, pick(inputs, k), state, pick(given, k))
-        state = adapter.predict(graph, network(graph), state, pick(given, k))
+        now, values = pick(inputs, k), pick(given, k)
+        graph.x = adapter.features(graph, now, state, values)
+        state = adapter.predict(graph, network(graph), now, state, values)
         states.append(state)
     return torch.stack(states)
 

@@ -9,7 +9,9 @@ Node features, all per node:
 The network predicts the normalised targets (steady) or their normalised change over one
 step (transient). Pinned entries, a pinned target field on a dirichlet, inflow, wall or
 obstacle node, are given to the network, left out of the loss and overwritten with the
-prescribed values in every prediction.
+prescribed values in every prediction. A target with a declared scale
+(surrogate.training.scales) enters all of this divided by its sample's scale, and the
+prediction is multiplied back.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import nn
 
 from surrogate.graph import MeshGraph
 from surrogate.nn.layers import OnlineNormalizer
+from surrogate.training.scales import TargetScales
 
 PINNED_TYPES = ("dirichlet", "inflow", "wall", "obstacle")
 
@@ -26,11 +29,15 @@ PINNED_TYPES = ("dirichlet", "inflow", "wall", "obstacle")
 class FieldAdapter(nn.Module):
     """Features, normalisers, loss mask and time stepping for one dataset schema
     (surrogate.data.graphs.dataset_schema); `noise` is the standard deviation, in the
-    targets' units, of the Gaussian noise added to the training state (transient only)."""
+    targets' units, of the Gaussian noise added to the training state (transient only);
+    `target_scales` ({target: "input * input / input"}) see surrogate.training.scales."""
 
-    def __init__(self, schema: dict, noise: float = 0.0) -> None:
+    def __init__(
+        self, schema: dict, noise: float = 0.0, target_scales: dict[str, str] | None = None
+    ) -> None:
         super().__init__()
         self.schema, self.noise = schema, noise
+        self.scales = TargetScales(target_scales, schema)
         self.transient = bool(schema["transient"])
         self.input_size = sum(size for _, size in schema["inputs"])
         self.target_size = sum(size for _, size, _ in schema["targets"])
@@ -65,32 +72,37 @@ class FieldAdapter(nn.Module):
     def features(self, graph, inputs, state, given) -> torch.Tensor:
         """(N, in_dim) network input; `given` (N, C) holds the targets' values at the
         predicted time wherever they are pinned (other entries are ignored)."""
+        scale, input_scale = self.scales(graph, inputs)
         pinned = self.pinned(graph)
-        parts = [self.input_norm(inputs)]
+        parts = [self.input_norm(inputs / input_scale)]
         if self.transient:
-            parts.append(self.value_norm.transform(state))
-        parts += [torch.where(pinned, self.value_norm.transform(given), 0.0), graph.node_type]
-        return torch.cat(parts, dim=1)
+            parts.append(self.value_norm.transform(state / scale))
+        given = self.value_norm.transform(given / scale)
+        return torch.cat([*parts, torch.where(pinned, given, 0.0), graph.node_type], dim=1)
 
     def training_example(self, graph: MeshGraph):
         """(features, normalised target, loss mask) of a batch of dataset items; in
         training mode the normalisers gather statistics and noise perturbs the state."""
         inputs, state = self.split(graph.x)
+        scale, _ = self.scales(graph, inputs)
         free = ~self.pinned(graph)
         if self.training:
-            self.value_norm(graph.y)
+            self.value_norm(graph.y / scale)
         if self.transient:
             if self.training and self.noise > 0:
                 state = state + self.noise * torch.randn_like(state) * free
-            target = self.output_norm(graph.y - state)  # the noisy state must still reach y
+            # the noisy state must still reach y
+            target = self.output_norm((graph.y - state) / scale)
         else:
-            target = self.output_norm(graph.y)
+            target = self.output_norm(graph.y / scale)
         return self.features(graph, inputs, state, graph.y), target, free
 
-    def predict(self, graph, output, state, given) -> torch.Tensor:
-        """(N, C) targets in their units: the network output un-normalised (added to the
-        state when transient), with pinned entries set to their given values."""
-        value = self.output_norm.inverse(output)
+    def predict(self, graph, output, inputs, state, given) -> torch.Tensor:
+        """(N, C) targets in their units: the network output un-normalised and scaled
+        (added to the state when transient), with pinned entries set to their given
+        values."""
+        scale, _ = self.scales(graph, inputs)
+        value = self.output_norm.inverse(output) * scale
         if self.transient:
             value = state + value
         return torch.where(self.pinned(graph), given, value)

@@ -27,8 +27,9 @@ class TrainingDiverged(SolverError):
 class SurrogateModule(L.LightningModule):
     """network: {"name": unet | meshgraphnet | graphunet | diffpool, **options};
     schema and hierarchy: the dataset's (the CLI links them from the data module);
-    noise: training-state noise in target units (transient); lr decays exponentially from
-    lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""
+    noise: training-state noise in target units (transient); target_scales: per-sample
+    scales of targets linear in a load (surrogate.training.scales); lr decays exponentially
+    from lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""
 
     def __init__(
         self,
@@ -36,6 +37,7 @@ class SurrogateModule(L.LightningModule):
         schema: dict[str, Any],
         hierarchy: dict[str, Any],
         noise: float = 0.0,
+        target_scales: dict[str, str] | None = None,
         lr: float = 1e-3,
         lr_final: float = 1e-5,
         decay_steps: int = 10_000,
@@ -48,7 +50,7 @@ class SurrogateModule(L.LightningModule):
                 f"the network needs {levels_needed(network)} hierarchy levels but the data "
                 f"builds {hierarchy.get('num_levels', 4)}; set data.hierarchy.num_levels."
             )
-        self.adapter = FieldAdapter(schema, noise)
+        self.adapter = FieldAdapter(schema, noise, target_scales)
         try:
             self.network = build_network(
                 network, self.adapter.in_dim, self.adapter.out_dim, schema["dim"]

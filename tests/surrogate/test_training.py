@@ -12,11 +12,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from torch_geometric.data import Batch
 
 from solvers.errors import InputError
+from solvers.geometry import rectangle_with_holes
 from surrogate.cli import main
 from surrogate.data.graphs import NODE_TYPES, MeshDataset
-from surrogate.graph import MeshGraph
+from surrogate.graph import MeshGraph, mesh_graph
+from surrogate.rollout import rollout
 from surrogate.training.adapter import FieldAdapter, masked_mse
 from surrogate.training.checkpoint import load_surrogate
 from surrogate.training.evaluate import evaluate
@@ -55,7 +58,7 @@ def test_adapter_pins_prescribed_entries_and_masks_them_out_of_the_loss():
     # the loss ignores the pinned entry however wrong the prediction is there
     assert masked_mse(target + torch.tensor([[100.0, 0], [0, 0]]), target, free) == 0
     state = graph.x[:, 1:]
-    predicted = adapter.predict(graph, torch.zeros(2, 2), state, graph.y)
+    predicted = adapter.predict(graph, torch.zeros(2, 2), graph.x[:, :1], state, graph.y)
     assert predicted.tolist() == [[9.0, 7.0], [6.0, 8.0]]  # pinned u takes y; rest = state
 
 
@@ -70,6 +73,67 @@ def test_noise_perturbs_free_state_only_and_the_target_still_reaches_y():
     assert not torch.equal(noisy_state[1], torch.tensor([6.0, 8.0]))
     delta = adapter.output_norm.inverse(target)
     torch.testing.assert_close(noisy_state + delta, graph.y)
+
+
+ELASTICITY_SCHEMA = {
+    "transient": False, "dim": 2, "inputs": [["E", 1], ["traction", 2]],
+    "targets": [["displacement", 2, True], ["von_mises", 1, False]],
+    "node_types": list(NODE_TYPES),
+}  # fmt: skip
+SCALES = {"displacement": "traction / E", "von_mises": "traction"}
+
+
+def two_plates(loads):
+    """A batch of two 2-node plates: node 0 clamped and unloaded, node 1 loaded."""
+    graphs = []
+    for E, (tx, ty) in loads:
+        x = [[E, 0.0, 0.0], [E, tx, ty]]
+        graphs.append(square_graph(["dirichlet", "neumann"], x, [[0.0, 0.0, 0.0]] * 2))
+    return Batch.from_data_list(graphs)
+
+
+def test_target_scales_are_per_sample_products_of_input_magnitudes():
+    adapter = FieldAdapter(ELASTICITY_SCHEMA, target_scales=SCALES).eval()
+    batch = two_plates([(200.0, (0.6, 0.8)), (50.0, (0.0, -0.25))])
+    scale, input_scale = adapter.scales(batch, batch.x)
+    # |traction| is 1 and 0.25: displacement scales 1/200 and 0.25/50, von Mises 1 and 0.25
+    expected = [[0.005, 0.005, 1.0]] * 2 + [[0.005, 0.005, 0.25]] * 2
+    torch.testing.assert_close(scale, torch.tensor(expected))
+    torch.testing.assert_close(input_scale[:, 0], torch.tensor([200.0, 200.0, 50.0, 50.0]))
+    torch.testing.assert_close(input_scale[:, 1], torch.tensor([1.0, 1.0, 0.25, 0.25]))
+
+
+def test_a_scaled_prediction_is_linear_in_load_and_inverse_in_stiffness():
+    """The network sees E / |E| and the traction's direction only, so a 3x load on a 2x
+    stiffer plate gives 1.5x the displacement and 3x the stress, whatever the weights."""
+    torch.manual_seed(0)
+    module = SurrogateModule(
+        {"name": "meshgraphnet", "latent": 8, "blocks": 1}, ELASTICITY_SCHEMA,
+        {"num_levels": 1}, target_scales=SCALES,
+    ).eval()  # fmt: skip
+    graph = mesh_graph(rectangle_with_holes(holes=[], h=0.5), num_levels=1)
+    n = graph.num_nodes
+    graph.node_type = torch.zeros(n, len(NODE_TYPES))
+    graph.node_type[:, NODE_TYPES.index("neumann")] = 1
+    base = torch.cat([torch.full((n, 1), 100.0), torch.rand(n, 2)], dim=1)
+    stiffer = base * torch.tensor([2.0, 3.0, 3.0])
+    given = torch.zeros(n, 3)
+    first = rollout(module, module.adapter, graph, base, given)[0]
+    second = rollout(module, module.adapter, graph, stiffer, given)[0]
+    torch.testing.assert_close(second, first * torch.tensor([1.5, 1.5, 3.0]))
+
+
+@pytest.mark.parametrize(
+    ("scales", "message"),
+    [
+        ({"displacement": "traction / G"}, "names 'G', which is not an input"),
+        ({"displacement": "traction ** 2"}, "not a product of input names"),
+        ({"strain": "traction"}, "names strain, which the dataset does not predict"),
+    ],
+)
+def test_bad_target_scales_are_one_sentence(scales, message):
+    with pytest.raises(InputError, match=message):
+        FieldAdapter(ELASTICITY_SCHEMA, target_scales=scales)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: str(p.relative_to("configs")))
