@@ -12,10 +12,10 @@ def _array(values) -> np.ndarray:
     return np.asarray(values, dtype=np.float64)
 
 
-def field_slices(schema: dict) -> dict[str, slice]:
-    """Channel range of each target field in the stacked (..., C) targets."""
+def field_slices(schema: dict, role: str = "targets") -> dict[str, slice]:
+    """Channel range of each target (or input) field in the stacked (..., C) values."""
     slices, start = {}, 0
-    for name, size, _ in schema["targets"]:
+    for name, size, *_ in schema[role]:
         slices[name] = slice(start, start + size)
         start += size
     return slices

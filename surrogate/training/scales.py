@@ -17,6 +17,7 @@ import re
 import torch
 
 from solvers.errors import InputError
+from surrogate.metrics import field_slices
 
 _EXPRESSION = re.compile(r"\s*\w+(\s*[*/]\s*\w+)*\s*")
 
@@ -49,8 +50,8 @@ class TargetScales:
 
     def __init__(self, spec: dict[str, str] | None, schema: dict) -> None:
         spec = dict(spec or {})
-        self._inputs: dict[str, slice] = _channels(schema["inputs"])
-        targets = _channels([(name, size) for name, size, _ in schema["targets"]])
+        self._inputs = field_slices(schema, "inputs")
+        targets = field_slices(schema)
         unknown = sorted(set(spec) - set(targets))
         if unknown:
             raise InputError(
@@ -63,9 +64,6 @@ class TargetScales:
         self._scaled_inputs = sorted({name for _, p in self._powers for name in p})
         self.input_size = sum(size for _, size in schema["inputs"])
         self.target_size = sum(size for _, size, _ in schema["targets"])
-
-    def __bool__(self) -> bool:
-        return bool(self._powers)
 
     def __call__(self, graph, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, C) target scales and (N, Ci) input scales of each node's sample."""
@@ -87,12 +85,3 @@ class TargetScales:
             for name, power in powers.items():
                 target_scale[:, channels] *= magnitude[name][:, None] ** power
         return target_scale, input_scale
-
-
-def _channels(fields) -> dict[str, slice]:
-    """{name: its columns} for [(name, components), ...] laid side by side."""
-    out, start = {}, 0
-    for name, size in fields:
-        out[name] = slice(start, start + size)
-        start += size
-    return out
