@@ -65,12 +65,16 @@ class TargetScales:
         self.input_size = sum(size for _, size in schema["inputs"])
         self.target_size = sum(size for _, size, _ in schema["targets"])
 
-    def __call__(self, graph, inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, C) target scales and (N, Ci) input scales of each node's sample."""
+    def __call__(self, graph, inputs: torch.Tensor):
+        """(N, C) target scales and (N, Ci) input scales of each node's sample (1.0 and 1.0
+        when nothing is scaled: no work on every step of the models that need none)."""
+        if not self._powers:
+            return 1.0, 1.0
         batch = getattr(graph, "batch", None)
-        if batch is None:
-            batch = torch.zeros(len(inputs), dtype=torch.long, device=inputs.device)
-        count = int(batch.max()) + 1 if len(batch) else 0
+        if batch is None:  # one graph, as in a rollout
+            batch, count = torch.zeros(len(inputs), dtype=torch.long, device=inputs.device), 1
+        else:
+            count = graph.num_graphs  # kept on the host: no device synchronisation
         magnitude = {}
         for name in self._scaled_inputs:
             norms = inputs[:, self._inputs[name]].norm(dim=1)
