@@ -21,8 +21,10 @@ from solvers.navier_stokes import (
     force_coefficients,
     parabolic_inflow,
 )
+from solvers.taylor_hood import circle
 
 HEIGHT, DIAMETER, NU = 0.41, 0.1, 1e-3
+CENTER = (0.2, 0.2)
 PEAK_SPEED = {"2D-1": 0.3, "2D-2": 1.5}
 # Front and back of the cylinder, where the pressure difference is measured.
 PRESSURE_PROBES = np.array([[0.15, 0.2], [0.25, 0.2]])
@@ -43,7 +45,8 @@ def problem(case: str, mesh: Mesh | None = None, h: float = 0.02, h_cylinder: fl
     mesh = dfg_channel(h, h_cylinder) if mesh is None else mesh
     walls = {"walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
     velocity = {"inlet": parabolic_inflow(PEAK_SPEED[case], 0.0, HEIGHT), **walls}
-    return FlowProblem(mesh, NU, velocity, force_part="obstacle")
+    cylinder = circle(CENTER, DIAMETER / 2)
+    return FlowProblem(mesh, NU, velocity, force_part="obstacle", curved={"obstacle": cylinder})
 
 
 def steady_values(state: FlowState) -> dict[str, float]:

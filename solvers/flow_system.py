@@ -30,7 +30,7 @@ class FlowSystem:
 
     def __init__(self, problem) -> None:
         self.problem = problem
-        self.space = space = TaylorHood(problem.mesh)
+        self.space = space = TaylorHood(problem.mesh, problem.curved)
         self.n, n_p = space.num_dofs, problem.mesh.num_nodes
         self.size = 2 * self.n + n_p
         self.mass, self.stiffness = space.mass(), space.stiffness()

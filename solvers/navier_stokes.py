@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from solvers.errors import ProblemError, SolverError
 from solvers.flow_system import FlowSystem, Velocity
 from solvers.mesh import Mesh
-from solvers.taylor_hood import TaylorHood, require_triangles
+from solvers.taylor_hood import Projection, TaylorHood, require_triangles
 
 # Largest max(|u| dt / h) a step may take; larger saved intervals are split into substeps.
 # The scheme is stable beyond it: the limit is for accuracy. Measured on the DFG 2D-2 case
@@ -46,12 +46,14 @@ DIVERGED_SPEED_FACTOR = 100.0  # speeds beyond this many times the boundary spee
 
 @dataclass(frozen=True)
 class FlowProblem:
-    """Viscosity, Dirichlet velocities by part, and the part whose force is recorded."""
+    """Viscosity, Dirichlet velocities by part, the part whose force is recorded, and the
+    boundary parts that are curves (by their projections, see TaylorHood)."""
 
     mesh: Mesh
     nu: float
     velocity: Mapping[str, Velocity]
     force_part: str | None = None
+    curved: Mapping[str, Projection] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         require_triangles(self.mesh)
@@ -61,7 +63,8 @@ class FlowProblem:
             raise ProblemError(
                 "no velocity boundary condition given; expected walls or an inflow by part."
             )
-        for part in [*self.velocity, *([self.force_part] if self.force_part else [])]:
+        force_part = [self.force_part] if self.force_part else []
+        for part in [*self.velocity, *force_part, *self.curved]:
             self.mesh.part_nodes(part)  # raises naming the known parts
 
 

@@ -18,6 +18,7 @@ import solvers
 from solvers import Mesh
 from solvers.errors import ProblemError
 from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
+from solvers.taylor_hood import circular_parts
 from surrogate.data.families import ramped
 from surrogate.data.graphs import ROLE_OF_NAME
 from surrogate.data.sample import Sample
@@ -252,7 +253,7 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
         state[:, :2] = _initial_state(initial, state[:, :2], np.zeros(0, dtype=int))
 
     def solve(steps: int) -> np.ndarray:
-        problem = FlowProblem(mesh, params["viscosity"], velocity, force_part="obstacle")
+        problem = FlowProblem(mesh, params["viscosity"], velocity, "obstacle", circular_parts(mesh))
         flow = navier_stokes(problem, schema["dt"], steps, u0=state[:, :2],
                              max_cfl=params["max_cfl"])  # fmt: skip
         return np.concatenate([flow.velocity, flow.pressure[..., None]], axis=-1)[1:]

@@ -20,7 +20,7 @@ from solvers.navier_stokes import (
     navier_stokes,
     parabolic_inflow,
 )
-from solvers.taylor_hood import require_triangles
+from solvers.taylor_hood import circular_parts, require_triangles
 from surrogate.expressions import parse_scalar, parse_vector
 
 PROBLEMS = ("poisson", "heat", "elasticity", "navier_stokes")
@@ -149,7 +149,8 @@ def _navier_stokes(mesh, params: dict, folder: Path) -> tuple[str, str]:
     require_triangles(mesh)
     force_part = params["force_part"] or ("obstacle" if "obstacle" in mesh.boundary_parts else None)
     velocity = _flow_velocity(mesh, params)
-    problem = FlowProblem(mesh, float(params["viscosity"]), velocity, force_part)
+    viscosity = float(params["viscosity"])
+    problem = FlowProblem(mesh, viscosity, velocity, force_part, circular_parts(mesh))
     history = navier_stokes(problem, dt, steps, max_cfl=float(params["max_cfl"]))
     velocity = np.pad(history.velocity, ((0, 0), (0, 0), (0, 1)))  # 3 components for glyphs
     fields = {"velocity": velocity, "pressure": history.pressure}

@@ -17,6 +17,7 @@ import solvers
 from solvers import dfg, geometry
 from solvers.errors import ProblemError
 from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
+from solvers.taylor_hood import circular_parts
 from surrogate.data.random_fields import gaussian_field, log_normal_field
 from surrogate.data.sample import Sample
 
@@ -116,7 +117,8 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     )
     inflow = ramped(parabolic_inflow(1.5 * mean_speed, 0.0, height), params["ramp"])
     walls = {"walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
-    problem = FlowProblem(mesh, nu, {"inlet": inflow, **walls}, force_part="obstacle")
+    velocity = {"inlet": inflow, **walls}
+    problem = FlowProblem(mesh, nu, velocity, force_part="obstacle", curved=circular_parts(mesh))
     flow = navier_stokes(problem, params["dt"], params["steps"], max_cfl=params["max_cfl"])
     roles = {"inlet": "inflow", "outlet": "outflow", "walls": "wall", "obstacle": "obstacle"}
     drawn["drag_lift_max"] = (

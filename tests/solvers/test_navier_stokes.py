@@ -6,6 +6,7 @@ import pytest
 
 from solvers import Mesh, MeshError, ProblemError, SolverError, dfg
 from solvers.fem import point_values
+from solvers.geometry import annulus
 from solvers.navier_stokes import (
     FlowHistory,
     FlowProblem,
@@ -13,7 +14,7 @@ from solvers.navier_stokes import (
     parabolic_inflow,
     steady_navier_stokes,
 )
-from solvers.taylor_hood import TaylorHood
+from solvers.taylor_hood import TaylorHood, circle, circular_parts
 from tests.conftest import mean_size, observed_rate, unit_cube, unit_square
 
 
@@ -41,6 +42,41 @@ def test_p2_matrices_are_exact_for_quadratics():
     bx, by = space.divergence()
     p_one = np.ones(space.mesh.num_nodes)
     assert p_one @ (bx @ (x * y) + by @ y**2) == pytest.approx(0.5 + 1.0)  # div = y + 2y
+
+
+def ring_circles(inner: float, outer: float) -> dict:
+    return {"inner": circle((0, 0), inner), "outer": circle((0, 0), outer)}
+
+
+def test_curved_cells_integrate_over_the_exact_ring():
+    """Isoparametric cells on both circles of a ring: the midpoints of boundary edges sit
+    on the circles, and the P2 mass matrix integrates x^2 + y^2 over the true ring, where
+    straight edges miss it at order h^2."""
+    mesh = annulus(0.5, 1.0, 0.1)
+    moment = np.pi / 2 * (1 - 0.5**4)  # integral of r^2 over the ring
+    errors = []
+    for curved in ({}, ring_circles(0.5, 1.0)):
+        space = TaylorHood(mesh, curved)
+        one, r2 = np.ones(space.num_dofs), (space.dof_points**2).sum(axis=1)
+        errors.append(abs(one @ space.mass() @ r2 - moment))
+    assert errors[1] < 1e-6 < 1e-3 < errors[0]
+    midpoints = mesh.num_nodes + space.edge_index(mesh.boundary_parts["inner"])
+    np.testing.assert_allclose(np.linalg.norm(space.dof_points[midpoints], axis=1), 0.5)
+
+
+def test_circular_parts_are_found_from_the_vertices():
+    ring = circular_parts(annulus(0.5, 1.0, 0.1))
+    assert sorted(ring) == ["inner", "outer"]
+    np.testing.assert_allclose(ring["outer"](np.array([[3.0, 4.0]])), [[0.6, 0.8]])
+    assert list(circular_parts(dfg.dfg_channel(0.04, 0.01))) == ["obstacle"]
+    assert circular_parts(unit_square(0.1)) == {}  # straight sides are not circles
+
+
+def test_curving_that_folds_cells_is_refused():
+    mesh = annulus(0.5, 1.0, 0.3)
+    far = {"inner": circle((0, 0), 2.0)}  # pulls the inner midpoints across the ring
+    with pytest.raises(MeshError, match=r"folds \d+ cells; expected cells small"):
+        TaylorHood(mesh, far).mass()
 
 
 def test_convection_of_a_linear_field_and_its_derivative():
@@ -122,6 +158,36 @@ def test_kovasznay_flow_converges_at_third_order_in_velocity():
     assert observed_rate(sizes, p_errors) > 1.8
 
 
+def test_couette_flow_converges_at_third_order_with_curved_cells():
+    """Flow between a rotating inner cylinder and a fixed outer one (u_theta = A r + B / r,
+    exact for Navier-Stokes): with isoparametric cells on both circles, Taylor-Hood keeps
+    its L2 rate 3; with straight edges the boundary error caps it at 2."""
+    inner, outer = 0.5, 1.0
+    a, b = -(inner**2) / (outer**2 - inner**2), inner**2 * outer**2 / (outer**2 - inner**2)
+
+    def velocity(x, t=0.0):
+        angular = a + b / (x**2).sum(axis=1, keepdims=True)  # u_theta / r
+        return angular * np.stack([-x[:, 1], x[:, 0]], axis=1)
+
+    rates = {}
+    for curved in (False, True):
+        sizes, errors = [], []
+        for h in (0.2, 0.1, 0.05):
+            mesh = annulus(inner, outer, h)
+            problem = FlowProblem(
+                mesh,
+                0.1,
+                {"inner": velocity, "outer": (0.0, 0.0)},
+                curved=circular_parts(mesh) if curved else {},
+            )
+            state = steady_navier_stokes(problem)
+            sizes.append(h)  # gmsh's target size: the ring is meshed uniformly at it
+            errors.append(state.space.l2_error(state.velocity_p2, velocity))
+        rates[curved] = observed_rate(sizes, errors)
+    assert rates[True] == pytest.approx(3.0, abs=0.3)
+    assert rates[False] < 2.3
+
+
 def taylor_green(nu):
     """Decaying Taylor-Green vortex: an exact transient solution on any domain."""
 
@@ -159,24 +225,25 @@ def test_taylor_green_vortex_converges_at_the_bdf_order(order):
 
 # ---- the DFG benchmark on a coarse mesh ---------------------------------------------------
 def test_dfg_2d1_on_a_coarse_mesh():
-    """About 1k vertices (the benchmark script reaches the published intervals on finer
-    meshes): drag and pressure drop within 1% of the intervals, lift within 10%."""
+    """About 1k vertices with a curved cylinder (the benchmark script reaches the published
+    intervals on finer meshes): drag inside its interval, pressure drop within 1% of it,
+    lift within 2%."""
     mesh = dfg.dfg_channel(0.04, 0.01)
     values = dfg.steady_values(steady_navier_stokes(dfg.problem("2D-1", mesh)))
-    for name, slack in (("drag", 0.01), ("lift", 0.1), ("pressure_drop", 0.01)):
+    for name, slack in (("drag", 0.0), ("lift", 0.02), ("pressure_drop", 0.01)):
         low, high = dfg.BOUNDS["2D-1"][name]
         assert low * (1 - slack) <= values[name] <= high * (1 + slack), (name, values)
 
 
 def test_dfg_2d2_vortex_shedding_on_a_coarse_mesh():
     """Re 100 from rest to the periodic state (7 s, 700 steps, about 30 s of CPU) on 1k
-    vertices: Strouhal number within 2% of the interval, maximal drag within 2%, maximal
-    lift (the most mesh-sensitive) within 12%. The benchmark script meets the published
+    vertices: Strouhal number and maximal drag within 2% of their intervals, maximal lift
+    (the most mesh-sensitive) within 10%. The benchmark script meets the published
     intervals on finer meshes."""
     mesh = dfg.dfg_channel(0.04, 0.01)
     history = navier_stokes(dfg.problem("2D-2", mesh), dt=0.01, steps=700, order=3)
     values = dfg.periodic_values(history)
-    for name, slack in (("strouhal", 0.02), ("drag_max", 0.02), ("lift_max", 0.12)):
+    for name, slack in (("strouhal", 0.02), ("drag_max", 0.02), ("lift_max", 0.1)):
         low, high = dfg.BOUNDS["2D-2"][name]
         assert low * (1 - slack) <= values[name] <= high * (1 + slack), (name, values)
 
@@ -212,6 +279,8 @@ def test_bad_problems_are_refused():
         FlowProblem(mesh, 0.0, {"left": (1, 0)})
     with pytest.raises(MeshError, match="no boundary part 'inlet'"):
         FlowProblem(mesh, 1.0, {"inlet": (1, 0)})
+    with pytest.raises(MeshError, match="no boundary part 'cylinder'"):
+        FlowProblem(mesh, 1.0, {"left": (1, 0)}, curved={"cylinder": circle((0, 0), 1)})
     with pytest.raises(ProblemError, match="expected walls or an inflow"):
         FlowProblem(mesh, 1.0, {})
     with pytest.raises(ProblemError, match="two components"):
