@@ -60,9 +60,9 @@ def circular_parts(mesh: Mesh, tol: float = 1e-8) -> dict[str, Projection]:
     radius, with projections onto their circles: meshes read from files, or generated with
     round holes, get their circular walls curved without naming them."""
     out = {}
-    for part in mesh.boundary_parts:
+    for part in mesh.boundary_parts if mesh.dim == 2 else ():
         points = mesh.points[mesh.part_nodes(part)]
-        if len(points) < 8 or mesh.dim != 2:
+        if len(points) < 8:
             continue
         # Algebraic (Kasa) fit: x^2 + y^2 + a x + b y + c = 0, least squares.
         system = np.column_stack([points, np.ones(len(points))])
@@ -88,8 +88,8 @@ class TaylorHood:
     dof_points: (N + E, 2) coordinates of the P2 unknowns.
     curved: boundary parts whose edges are arcs of a curve, by its projection. Their
     midpoint unknowns sit on the curve and the cells along them are mapped by the quadratic
-    (isoparametric) map through their six nodes; straight edges leave a P2 error of order
-    h^(3/2) near a curved wall instead of h^2.
+    (isoparametric) map through their six nodes; with straight edges the velocity's L2
+    error falls at order h^2 instead of h^3 (measured on Couette flow in the tests).
     """
 
     mesh: Mesh
