@@ -117,9 +117,15 @@ class TaylorHood:
         points = self.mesh.points
         points = np.concatenate([points, points[self.edges].mean(axis=1)])
         for part, project in self.curved.items():
-            midpoints = self.mesh.num_nodes + self.edge_index(self.mesh.boundary_parts[part])
+            midpoints = self._curved_midpoints[part]
             points[midpoints] = project(points[midpoints])
         return points
+
+    @cached_property
+    def _curved_midpoints(self) -> dict[str, np.ndarray]:
+        """P2 unknowns at the midpoints of each curved part's edges."""
+        parts, n = self.mesh.boundary_parts, self.mesh.num_nodes
+        return {part: n + self.edge_index(parts[part]) for part in self.curved}
 
     def edge_index(self, pairs: np.ndarray) -> np.ndarray:
         """Edge numbers of vertex pairs (..., 2), in either order."""
@@ -152,10 +158,8 @@ class TaylorHood:
         """Cells with an edge on a curved part."""
         if not self.curved:
             return np.zeros(0, dtype=np.int64)
-        parts = self.mesh.boundary_parts
-        midpoints = np.concatenate([self.edge_index(parts[part]) for part in self.curved])
-        on_curve = np.isin(self.cell_dofs[:, 3:], self.mesh.num_nodes + midpoints)
-        return np.flatnonzero(on_curve.any(axis=1))
+        midpoints = np.concatenate(list(self._curved_midpoints.values()))
+        return np.flatnonzero(np.isin(self.cell_dofs[:, 3:], midpoints).any(axis=1))
 
     def _isoparametric(self, cells: np.ndarray, derivs: np.ndarray):
         """P2 gradients (C, Q, 6, 2) and Jacobian determinants (C, Q) of the given cells
