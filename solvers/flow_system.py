@@ -17,7 +17,7 @@ import scipy.sparse as sp
 
 from solvers.errors import ProblemError
 from solvers.fem import checked_array
-from solvers.linalg import saddle_point_solver
+from solvers.linalg import SaddlePointLU
 from solvers.mesh import Mesh
 from solvers.taylor_hood import TaylorHood
 
@@ -74,6 +74,7 @@ class FlowSystem:
         is_fixed[self.fixed] = True
         self._fixed_entries = np.flatnonzero(is_fixed[self._indices])
         self._fixed_diagonal = self._slots(self.fixed, self.fixed)
+        self._lu = SaddlePointLU(self._indices, self._indptr)
 
     def _slots(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Positions of entries (rows, cols) in the pattern's data array."""
@@ -110,7 +111,7 @@ class FlowSystem:
         data[self._fixed_diagonal] = 1.0
         rhs = rhs.copy()
         rhs[self.fixed] = values
-        return saddle_point_solver(self._matrix(data))(rhs)
+        return self._lu.factorize(data)(rhs)
 
     # ---- values ---------------------------------------------------------------------------
     def fixed_values(self, t: float | None) -> np.ndarray:

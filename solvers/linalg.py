@@ -1,5 +1,5 @@
 """Sparse solves: SuperLU or pyamg for symmetric positive definite systems, SuperLU with a
-symmetric ordering for saddle-point systems.
+nested-dissection ordering (METIS) for saddle-point systems.
 
 pyamg's smoothed aggregation is a maintained, well-tested AMG; writing our own would only
 add risk. SuperLU keeps its default COLAMD ordering (MMD was 300x slower in the prototype).
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyamg
+import pymetis
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
@@ -149,21 +150,55 @@ class ConstrainedSystem:
         return u
 
 
-def saddle_point_solver(matrix: sp.sparray) -> Callable[[np.ndarray], np.ndarray]:
-    """x = solve(b) for a nonsymmetric, structurally symmetric matrix (a saddle-point
-    system with a zero block), by SuperLU.
+class SaddlePointLU:
+    """SuperLU factorisations of nonsymmetric, structurally symmetric matrices (saddle-point
+    systems with a zero block) that all share one sparsity pattern, as time steps do.
 
-    Minimum degree on A + A^T with a weak diagonal preference gave 40% less fill and 2.6x
-    faster factorisations than the default COLAMD on 7k-vertex Taylor-Hood systems.
+    The fill-reducing ordering depends on the pattern alone, so it is computed once: METIS
+    nested dissection of the pattern's graph (a maintained library; nested dissection is
+    the ordering of choice for 2D meshes). Each matrix is permuted by it through a
+    precomputed gather of its values and factorised in that order, with a weak diagonal
+    preference. Measured on 2k-vertex Taylor-Hood systems (2 cores), per factorisation:
+    0.069 s, against 0.089 s reusing SuperLU's minimum degree on A + A^T and 0.106 s letting
+    SuperLU recompute that ordering every time (COLAMD, its default: 0.23 s).
     """
-    try:
-        lu = spla.splu(
-            sp.csc_matrix(matrix), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.01,
-            options={"SymmetricMode": True},
-        )  # fmt: skip
-    except RuntimeError as error:  # SuperLU reports an exactly singular factor
-        raise SolverError(
-            f"the system matrix is singular ({error}); expected boundary conditions that "
-            "determine the solution uniquely."
-        ) from None
-    return lu.solve
+
+    def __init__(self, indices: np.ndarray, indptr: np.ndarray) -> None:
+        self.size = len(indptr) - 1
+        pattern = sp.csr_matrix((np.ones(len(indices)), indices, indptr), (self.size,) * 2)
+        graph = sp.csr_matrix(pattern + pattern.T)
+        graph.setdiag(0)
+        graph.eliminate_zeros()
+        self._order = np.asarray(
+            pymetis.nested_dissection(pymetis.CSRAdjacency(graph.indptr, graph.indices))[0]
+        )
+        # Permute a matrix whose values number its entries, to read off where each goes.
+        entries = sp.csc_matrix(
+            (np.arange(1, len(indices) + 1, dtype=np.float64), indices, indptr), pattern.shape
+        )
+        permuted = sp.csc_matrix(entries[self._order][:, self._order])
+        permuted.sort_indices()
+        self._gather = permuted.data.astype(np.int64) - 1
+        self._permuted = (permuted.indices, permuted.indptr)
+
+    def factorize(self, data: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """x = solve(b) for the matrix with these values on the pattern (CSC data order)."""
+        matrix = sp.csc_matrix((data[self._gather], *self._permuted), (self.size,) * 2)
+        try:
+            lu = spla.splu(
+                matrix, permc_spec="NATURAL", diag_pivot_thresh=0.01,
+                options={"SymmetricMode": True},
+            )  # fmt: skip
+        except RuntimeError as error:  # SuperLU reports an exactly singular factor
+            raise SolverError(
+                f"the system matrix is singular ({error}); expected boundary conditions that "
+                "determine the solution uniquely."
+            ) from None
+        order = self._order
+
+        def solve(b: np.ndarray) -> np.ndarray:
+            x = np.empty_like(b)
+            x[order] = lu.solve(b[order])
+            return x
+
+        return solve
