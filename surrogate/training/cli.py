@@ -76,8 +76,9 @@ def run_folder(config) -> Path:
     return Path(config["trainer"]["default_root_dir"] or "runs/train")
 
 
-def train(options: list[str]) -> None:
-    """Parse LightningCLI options and fit; --resume continues from last.ckpt."""
+def train(options: list[str]) -> int:
+    """Parse LightningCLI options and fit; --resume continues from last.ckpt. Returns the
+    number of optimiser steps reached."""
     warnings.filterwarnings("ignore", ".*exists and is not empty.*")
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*not recommended to provide both args.*")
@@ -97,3 +98,4 @@ def train(options: list[str]) -> None:
     if cli.config["resume"] and not last.exists():
         raise InputError(f"--resume: {last} does not exist; nothing to continue from.")
     cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=last if cli.config["resume"] else None)
+    return cli.trainer.global_step

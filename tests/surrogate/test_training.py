@@ -17,11 +17,13 @@ from torch_geometric.data import Batch
 from solvers.errors import InputError
 from solvers.geometry import rectangle_with_holes
 from surrogate.cli import main
+from surrogate.commands.demo import _steps
 from surrogate.data.graphs import NODE_TYPES, MeshDataset
 from surrogate.graph import MeshGraph, mesh_graph
 from surrogate.rollout import rollout
 from surrogate.training.adapter import FieldAdapter, masked_mse
 from surrogate.training.checkpoint import load_surrogate
+from surrogate.training.cli import train
 from surrogate.training.evaluate import evaluate
 from surrogate.training.module import SurrogateModule, TrainingDiverged
 from tests.surrogate.conftest import QUICK, quick_train, recipe_of
@@ -205,6 +207,17 @@ def _step(path: Path) -> int:
         except (RuntimeError, EOFError):
             time.sleep(0.1)
     raise AssertionError(f"{path} never became readable")
+
+
+def test_train_returns_the_step_reached_and_the_demo_says_when_time_cut_it_short(
+    datasets, tmp_path
+):
+    config = Path("configs/heat_holes.yaml")
+    options = ["--config", str(config), "--data.folder", str(datasets / recipe_of(config)),
+               "--trainer.default_root_dir", str(tmp_path), *QUICK]  # fmt: skip
+    assert train(options) == 2
+    assert _steps(2, 2) == "2"
+    assert _steps(628, 4000).startswith("628 of 4,000 (stopped by the time limit")
 
 
 def test_resume_without_a_checkpoint_is_an_error(datasets, capsys, tmp_path):
