@@ -79,8 +79,8 @@ def _table(metrics: dict, timings: dict) -> str:
 
 
 def _steps(reached: int, limit: int) -> str:
-    # Training stops at the time limit: on a busy or slow machine that means fewer steps and
-    # a larger error, which the table should say rather than leave to be guessed.
+    # Training usually stops at the time limit: on a busy or slow machine that means fewer
+    # steps and a larger error, which the table should show rather than leave to be guessed.
     if reached >= limit:
         return f"{reached:,}"
-    return f"{reached:,} of {limit:,} (stopped by the time limit; fewer steps, larger error)"
+    return f"{reached:,} of {limit:,} (stopped by the time limit)"

@@ -217,7 +217,7 @@ def test_train_returns_the_step_reached_and_the_demo_says_when_time_cut_it_short
                "--trainer.default_root_dir", str(tmp_path), *QUICK]  # fmt: skip
     assert train(options) == 2
     assert _steps(2, 2) == "2"
-    assert _steps(628, 4000).startswith("628 of 4,000 (stopped by the time limit")
+    assert _steps(628, 4000) == "628 of 4,000 (stopped by the time limit)"
 
 
 def test_resume_without_a_checkpoint_is_an_error(datasets, capsys, tmp_path):
