@@ -63,13 +63,7 @@ def factorize(
     if method == "auto":
         method = "direct" if n <= DIRECT_MAX_UNKNOWNS.get(dim, DIRECT_MAX_UNKNOWNS[3]) else "amg"
     if method == "direct":
-        try:
-            return spla.splu(matrix.tocsc()).solve
-        except RuntimeError as error:  # SuperLU reports an exactly singular factor
-            raise SolverError(
-                f"the system matrix is singular ({error}); expected boundary conditions that "
-                "determine the solution uniquely."
-            ) from None
+        return _superlu(matrix.tocsc()).solve
     hierarchy = _amg_hierarchy(matrix, near_nullspace)
     return lambda b: _amg_cg(matrix, hierarchy, b, options)
 
@@ -184,16 +178,9 @@ class SaddlePointLU:
     def factorize(self, data: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
         """x = solve(b) for the matrix with these values on the pattern (CSC data order)."""
         matrix = sp.csc_matrix((data[self._gather], *self._permuted), (self.size,) * 2)
-        try:
-            lu = spla.splu(
-                matrix, permc_spec="NATURAL", diag_pivot_thresh=0.01,
-                options={"SymmetricMode": True},
-            )  # fmt: skip
-        except RuntimeError as error:  # SuperLU reports an exactly singular factor
-            raise SolverError(
-                f"the system matrix is singular ({error}); expected boundary conditions that "
-                "determine the solution uniquely."
-            ) from None
+        lu = _superlu(
+            matrix, permc_spec="NATURAL", diag_pivot_thresh=0.01, options={"SymmetricMode": True}
+        )
         order = self._order
 
         def solve(b: np.ndarray) -> np.ndarray:
@@ -202,3 +189,14 @@ class SaddlePointLU:
             return x
 
         return solve
+
+
+def _superlu(matrix: sp.csc_matrix, **options) -> spla.SuperLU:
+    """spla.splu with an exactly singular factor reported as a SolverError."""
+    try:
+        return spla.splu(matrix, **options)
+    except RuntimeError as error:  # SuperLU's way of reporting a zero pivot
+        raise SolverError(
+            f"the system matrix is singular ({error}); expected boundary conditions that "
+            "determine the solution uniquely."
+        ) from None

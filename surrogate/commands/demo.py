@@ -52,7 +52,6 @@ def run(args: argparse.Namespace) -> None:
          "--data.validation_samples", "2", "--model.rollout_steps", "20"]
     )  # fmt: skip
     timings["train"] = time.perf_counter() - started
-    timings["steps"] = steps, args.max_steps
 
     checkpoint = args.out / "train" / "checkpoints" / "best.ckpt"
     options = rollout.options(
@@ -63,14 +62,14 @@ def run(args: argparse.Namespace) -> None:
     for line in rollout.rollout_command(options):
         print(line)
     metrics = json.loads((args.out / "rollout" / "metrics.json").read_text())
-    print(_table(metrics, timings))
+    print(_table(metrics, timings, _steps(steps, args.max_steps)))
 
 
-def _table(metrics: dict, timings: dict) -> str:
+def _table(metrics: dict, timings: dict, steps: str) -> str:
     errors = metrics["fields"]["u"]["relative_l2"]
     rows = [("dataset generation", f"{timings['generate']:.1f} s"),
             ("training", f"{timings['train']:.1f} s"),
-            ("training steps", _steps(*timings["steps"])),
+            ("training steps", steps),
             ("surrogate rollout, 50 steps", f"{metrics['timings']['surrogate_s']:.2f} s"),
             ("solver, 50 steps", f"{metrics['timings']['solver_s']:.2f} s")]  # fmt: skip
     rows += [(f"relative L2 error after {k} steps", f"{errors[k - 1]:.2%}") for k in (1, 10, 50)]
