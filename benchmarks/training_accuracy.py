@@ -3,13 +3,16 @@ evaluated on its held-out test geometries.
 
 Generates the recipe's dataset if missing (data/RECIPE, resumable), trains every config
 for --minutes of wall time (runs/benchmarks/accuracy/NAME), evaluates best.ckpt on the test
-split (relative L2 after --steps rollout steps; steady models predict once), prints a
+split (relative L2 after --steps rollout steps, steady models predicting once; with
+--rmse-after, also MeshGraphNets' rollout RMSE over the first H steps), prints a
 Markdown table with the training time, steps and hardware, and writes JSON.
 
     python benchmarks/training_accuracy.py configs/poisson_holes.yaml \\
         configs/baselines/meshgraphnet_poisson_holes.yaml --samples 400 --minutes 15
     python benchmarks/training_accuracy.py configs/heat_holes.yaml --set h=0.06 \\
         --samples 200 --minutes 40 --option model.network.latent=64
+    python benchmarks/training_accuracy.py configs/cylinder_flow.yaml --samples 30 \\
+        --minutes 45 --steps 600 --rmse-after 1 50 600
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=400)
     parser.add_argument("--minutes", type=float, default=15.0)
     parser.add_argument("--steps", type=int, default=50, help="rollout steps (transient)")
+    parser.add_argument("--rmse-after", type=int, nargs="*", default=[], metavar="H",
+                        help="also MeshGraphNets' rollout RMSE after H steps")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], help="recipe override")
     parser.add_argument("--validate-every", type=int, default=200, help="training steps")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
@@ -64,21 +69,26 @@ def main() -> None:
         test = split_by_geometry(folder, tuple(settings["data"].get("split", (0.8, 0.1, 0.1))))[
             "test"
         ]
-        errors = evaluate(module, folder, test, args.steps)
+        measured = evaluate(module, folder, test, args.steps, tuple(args.rmse_after))
         parameters = sum(p.numel() for p in module.network.parameters())
         rows.append({
             "config": str(config), "network": settings["model"]["network"]["name"],
             "parameters": parameters, "train_s": seconds, "steps": last["global_step"],
-            "samples": args.samples, "test_samples": len(test), "errors": errors,
+            "samples": args.samples, "test_samples": len(test), "errors": measured.relative_l2,
+            "rmse": measured.rmse,
             "recipe_overrides": args.set, "options": args.option, "rollout_steps": args.steps,
         })  # fmt: skip
     print(f"Machine: {hardware}")
-    print("| config | network | parameters | training | steps | test relative L2 (mean / max) |")
-    print("|---|---|---|---|---|---|")
+    print("| config | network | parameters | training | steps | test relative L2 (mean / max) "
+          "| rollout RMSE after H steps |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
         errors = ", ".join(f"{n} {m:.2%} / {x:.2%}" for n, (m, x) in r["errors"].items())
+        rmse = ", ".join(f"{n} " + " / ".join(f"{h}: {v:.3e}" for h, v in by_h.items())
+                         for n, by_h in r["rmse"].items())  # fmt: skip
         print(f"| {r['config']} | {r['network']} | {r['parameters'] / 1e6:.2f}M | "
-              f"{r['train_s'] / 60:.1f} min | {r['steps']} | {errors} |")  # fmt: skip
+              f"{r['train_s'] / 60:.1f} min | {r['steps']} | {errors} "
+              f"| {rmse or '-'} |")  # fmt: skip
     result = OUT / f"accuracy-{args.configs[0].stem}.json"
     result.write_text(json.dumps({"machine": hardware, "rows": rows}, indent=1))
 

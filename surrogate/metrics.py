@@ -28,10 +28,10 @@ def relative_l2(prediction, truth) -> float:
 
 
 def rmse(prediction, truth) -> float:
-    """Root mean squared error per node (vector fields: of the Euclidean error norm, as
-    MeshGraphNets reports velocity errors)."""
-    squared = ((_array(prediction) - _array(truth)) ** 2).sum(axis=-1)
-    return float(np.sqrt(squared.mean()))
+    """Root mean squared error over all entries (nodes and components; given (T, N, C)
+    states, also over the steps), as MeshGraphNets' evaluation averages: their rollout RMSE
+    after h steps is rmse(predicted[:h], truth[:h])."""
+    return float(np.sqrt(((_array(prediction) - _array(truth)) ** 2).mean()))
 
 
 def field_errors(prediction, truth, schema: dict) -> dict:

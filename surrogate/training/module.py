@@ -86,6 +86,12 @@ class SurrogateModule(L.LightningModule):
     def rollout_errors(self, graph: MeshGraph, steps: int) -> dict[str, float]:
         """Relative L2 per target field after `steps` steps (capped at the trajectory's
         length) of one trajectory item; steady models predict once."""
+        predicted, truth = self.rollout_states(graph, steps)
+        return field_errors(predicted[-1], truth[-1], self.adapter.schema)
+
+    def rollout_states(self, graph: MeshGraph, steps: int):
+        """(predicted, truth), both (S, N, C): the states after 1..S steps of one trajectory
+        item, S = steps capped at its length; steady models predict once (S = 1)."""
         targets = graph.target_steps
         if self.adapter.transient:
             steps = min(steps, len(targets) - 1)
@@ -93,9 +99,8 @@ class SurrogateModule(L.LightningModule):
                 self, self.adapter, graph, graph.input_steps, targets[1:],
                 targets[0], steps,
             )  # fmt: skip
-            return field_errors(predicted[-1], targets[steps], self.adapter.schema)
-        predicted = rollout(self, self.adapter, graph, graph.input_steps[0], targets[0])
-        return field_errors(predicted[-1], targets[0], self.adapter.schema)
+            return predicted, targets[1 : steps + 1]
+        return rollout(self, self.adapter, graph, graph.input_steps[0], targets[0]), targets[:1]
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)

@@ -20,6 +20,7 @@ from surrogate.cli import main
 from surrogate.commands.demo import _steps
 from surrogate.data.graphs import NODE_TYPES, MeshDataset
 from surrogate.graph import MeshGraph, mesh_graph
+from surrogate.metrics import rmse
 from surrogate.rollout import rollout
 from surrogate.training.adapter import FieldAdapter, masked_mse
 from surrogate.training.checkpoint import load_surrogate
@@ -273,14 +274,27 @@ def test_foreign_checkpoints_are_refused_in_one_sentence(tmp_path):
         load_surrogate(tmp_path / "missing.ckpt")
 
 
-def test_evaluate_averages_the_rollout_error_over_samples(datasets, tmp_path):
+def test_evaluate_averages_the_rollout_errors_over_samples(datasets, tmp_path):
     assert quick_train(Path("configs/heat_holes.yaml"), datasets, tmp_path) == 0
     module = load_surrogate(tmp_path / "checkpoints" / "last.ckpt")
     folder = datasets / "heat_holes"
-    mean, largest = evaluate(module, folder, [0, 3], steps=2)["u"]
-    each = [
-        module.rollout_errors(MeshDataset(folder, [i], module.hparams.hierarchy,
-                                          trajectories=True)[0], 2)["u"]
-        for i in (0, 3)
-    ]  # fmt: skip
+    measured = evaluate(module, folder, [0, 3], steps=2, rmse_horizons=(1, 3))
+    items = [MeshDataset(folder, [i], module.hparams.hierarchy, trajectories=True)[0]
+             for i in (0, 3)]  # fmt: skip
+    each = [module.rollout_errors(item.clone(), 2)["u"] for item in items]
+    mean, largest = measured.relative_l2["u"]
     assert mean == pytest.approx(np.mean(each)) and largest == pytest.approx(max(each))
+    states = [module.rollout_states(item.clone(), 3) for item in items]
+    for h in (1, 3):  # MeshGraphNets: the mean over samples of the MSE over steps 1..h
+        mse = [rmse(predicted[:h], truth[:h]) ** 2 for predicted, truth in states]
+        assert measured.rmse["u"][h] == pytest.approx(np.sqrt(np.mean(mse)))
+    assert measured.rmse["u"][1] != measured.rmse["u"][3]
+
+
+def test_rmse_averages_over_steps_nodes_and_components():
+    truth = np.zeros((2, 3, 2))
+    predicted = truth.copy()
+    predicted[0, 0] = (3.0, 4.0)  # 25 over the 12 entries
+    assert rmse(predicted, truth) == pytest.approx(np.sqrt(25 / 12))
+    assert rmse(predicted[:1], truth[:1]) == pytest.approx(np.sqrt(25 / 6))
+    assert rmse(predicted[1:], truth[1:]) == 0.0
