@@ -43,6 +43,8 @@ def main() -> None:
     parser.add_argument("--rmse-after", type=int, nargs="*", default=[], metavar="H",
                         help="also MeshGraphNets' rollout RMSE after H steps")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], help="recipe override")
+    parser.add_argument("--data", type=Path, help="dataset folder instead of the configs' "
+                        "data.folder (keeps datasets made with --set apart)")  # fmt: skip
     parser.add_argument("--validate-every", type=int, default=200, help="training steps")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="training override for every config, e.g. model.lr=5e-4")  # fmt: skip
@@ -53,8 +55,8 @@ def main() -> None:
     rows = []
     for config in args.configs:
         settings = yaml.safe_load(config.read_text())
-        folder = Path(settings["data"]["folder"])
-        recipe = load_recipe(folder.name, args.set)
+        recipe = load_recipe(Path(settings["data"]["folder"]).name, args.set)
+        folder = args.data or Path(settings["data"]["folder"])
         generate(recipe, folder, args.samples, workers=2, progress=False)
         run = OUT / "accuracy" / config.stem
         minutes = int(args.minutes), round(args.minutes % 1 * 60)
@@ -62,7 +64,8 @@ def main() -> None:
         train(["--config", str(config), "--trainer.default_root_dir", str(run),
                "--trainer.max_time", f"00:00:{minutes[0]:02d}:{minutes[1]:02d}",
                "--trainer.val_check_interval", str(args.validate_every),
-               "--trainer.enable_progress_bar", "false", *_options(args.option)])  # fmt: skip
+               "--trainer.enable_progress_bar", "false", "--data.folder", str(folder),
+               *_options(args.option)])  # fmt: skip
         seconds = time.perf_counter() - started
         module = load_surrogate(run / "checkpoints" / "best.ckpt")
         last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
