@@ -57,6 +57,7 @@ def generate(
     _prepare(out, recipe, samples, seed)
     index, count = shard
     todo = [i for i in range(index, samples, count) if not sample_path(out, i).exists()]
+    _remove_partial_writes(out, set(todo))
     started, done = time.perf_counter(), 0
     os.environ.update(SINGLE_THREADED)  # inherited by the spawned workers
     context = multiprocessing.get_context("spawn")
@@ -75,6 +76,15 @@ def generate(
 def _make_and_write(recipe: dict, seed: int, index: int, out: Path) -> int:
     write_sample(sample_path(out, index), make_sample(recipe, seed, index))
     return index
+
+
+def _remove_partial_writes(out: Path, todo: set[int]) -> None:
+    """Delete the temporary files that a killed run left mid-write (see atomic_path) for
+    the samples about to be made; other shards' files, perhaps still being written, stay."""
+    for partial in (out / "samples").glob(".sample_*.npz"):
+        index = partial.name.split(".")[1].removeprefix("sample_")
+        if index.isdigit() and int(index) in todo:
+            partial.unlink(missing_ok=True)
 
 
 def _prepare(out: Path, recipe: dict, samples: int, seed: int) -> None:

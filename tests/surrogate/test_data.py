@@ -32,7 +32,8 @@ def tiny(name):
 
 
 def files_of(folder):
-    return {p.name: p.read_bytes() for p in sorted((folder / "samples").glob("*.npz"))}
+    """Every file of the samples folder, the hidden partial writes of a killed run too."""
+    return {p.name: p.read_bytes() for p in sorted((folder / "samples").iterdir())}
 
 
 def test_sample_round_trip_keeps_mesh_fields_and_meta(tmp_path):
@@ -156,6 +157,19 @@ def test_refusals_are_one_sentence(tmp_path, capsys, args, message):
     assert main([*args, *target]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_resume_removes_its_own_partial_writes_only(tmp_path):
+    generate(tiny("poisson_holes"), tmp_path / "d", samples=3, shard=(0, 2), progress=False)
+    samples = tmp_path / "d" / "samples"
+    (samples / "sample_000002.npz").unlink()  # killed while writing sample 2
+    mine, other = samples / ".sample_000002.k1ll.npz", samples / ".sample_000001.b5sy.npz"
+    mine.write_bytes(b"half a zip"), other.write_bytes(b"being written by shard 1/2")
+    generate(tiny("poisson_holes"), tmp_path / "d", samples=3, shard=(0, 2), progress=False)
+    assert not mine.exists() and other.exists()
+    assert sorted(p.name for p in samples.glob("sample_*")) == [
+        "sample_000000.npz", "sample_000002.npz",
+    ]  # fmt: skip
 
 
 def test_resume_refuses_another_recipe_or_seed(tmp_path):
