@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from solvers.atomic import atomic_path
+from solvers.errors import SolverError
 from surrogate.data.families import family
 from surrogate.data.manifest import write_manifest
 from surrogate.data.sample import DatasetError, Sample, sample_path, write_sample
@@ -58,19 +59,36 @@ def generate(
     index, count = shard
     todo = [i for i in range(index, samples, count) if not sample_path(out, i).exists()]
     _remove_partial_writes(out, set(todo))
-    started, done = time.perf_counter(), 0
+    started, done, failed = time.perf_counter(), 0, {}
     os.environ.update(SINGLE_THREADED)  # inherited by the spawned workers
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_make_and_write, recipe, seed, i, out) for i in todo]
+        futures = {pool.submit(_make_and_write, recipe, seed, i, out): i for i in todo}
         for future in as_completed(futures):
-            future.result()
+            try:
+                future.result()
+            except SolverError as error:  # one diverging run must not stop the others
+                failed[futures[future]] = str(error)
             done += 1
             if progress:
                 _report(done, len(todo), time.perf_counter() - started)
     if progress and todo:
         print(file=sys.stderr)
+    if failed:
+        first = min(failed)
+        raise DatasetError(
+            f"the solver failed on {len(failed)} of {len(todo)} samples ({_indices(failed)}; "
+            f"sample {first}: {failed[first].rstrip('.')}), the others are written; samples "
+            "are deterministic, so rather than run it again, generate into a new folder with "
+            "a changed recipe (parameter ranges, time step or max_cfl)."
+        )
     return write_manifest(out, recipe, seed, samples)
+
+
+def _indices(failed: dict[int, str]) -> str:
+    numbers = sorted(failed)
+    listed = ", ".join(map(str, numbers[:10])) + (", ..." if len(numbers) > 10 else "")
+    return f"sample{'s' if len(numbers) > 1 else ''} {listed}"
 
 
 def _make_and_write(recipe: dict, seed: int, index: int, out: Path) -> int:

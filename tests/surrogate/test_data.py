@@ -159,6 +159,32 @@ def test_refusals_are_one_sentence(tmp_path, capsys, args, message):
     assert message in err and err.count("\n") == 1
 
 
+def test_diverging_samples_are_named_and_the_others_written(tmp_path, capsys):
+    recipe = load_recipe(
+        "cylinder_flow",
+        [
+            "h=0.1",
+            "h_obstacle=0.04",
+            "steps=3",
+            "dt=0.1",
+            "ramp=0",
+            "max_cfl=1000",
+            "reynolds=[1.0, 3000.0]",
+        ],
+    )
+    recipe_file = tmp_path / "recipe.yaml"  # samples 0 and 1 (Re ~2000) diverge, 2 does not
+    recipe_file.write_text(json.dumps(recipe))  # fmt: skip
+    out = tmp_path / "d"
+    args = ["generate", str(recipe_file), "--out", str(out), "--samples", "3", "--workers", "2"]
+    assert main(args) == 2
+    err = capsys.readouterr().err  # the progress line, then the error
+    last = err.splitlines()[-1]
+    assert "failed on 2 of 3 samples (samples 0, 1; sample 0: the flow diverged at t" in last
+    assert err.count("error:") == 1 and "Traceback" not in err
+    assert [p.name for p in (out / "samples").iterdir()] == ["sample_000002.npz"]
+    assert not (out / "manifest.json").exists()
+
+
 def test_resume_removes_its_own_partial_writes_only(tmp_path):
     generate(tiny("poisson_holes"), tmp_path / "d", samples=3, shard=(0, 2), progress=False)
     samples = tmp_path / "d" / "samples"
