@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from surrogate.data.graphs import MeshDataset
-from surrogate.metrics import field_slices, relative_l2
+from surrogate.metrics import field_errors, field_slices
 from surrogate.training.module import SurrogateModule
 
 
@@ -41,9 +41,10 @@ def evaluate(
     for graph in dataset:
         predicted, truth = module.rollout_states(graph, max((steps, *rmse_horizons)))
         at = min(steps, len(predicted)) - 1
+        for name, value in field_errors(predicted[at], truth[at], module.adapter.schema).items():
+            errors[name].append(value)
         for name, part in parts.items():
             error = (predicted[..., part] - truth[..., part]).double().pow(2).mean(dim=(1, 2))
-            errors[name].append(relative_l2(predicted[at, :, part], truth[at, :, part]))
             for h in rmse_horizons:
                 squared[name][h].append(error[:h].mean().item())
     return Evaluation(
