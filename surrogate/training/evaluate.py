@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from surrogate.data.graphs import MeshDataset
-from surrogate.metrics import field_errors, field_slices
+from surrogate.metrics import field_errors, field_slices, rmse
 from surrogate.training.module import SurrogateModule
 
 
@@ -44,9 +44,8 @@ def evaluate(
         for name, value in field_errors(predicted[at], truth[at], module.adapter.schema).items():
             errors[name].append(value)
         for name, part in parts.items():
-            error = (predicted[..., part] - truth[..., part]).double().pow(2).mean(dim=(1, 2))
-            for h in rmse_horizons:
-                squared[name][h].append(error[:h].mean().item())
+            for h in rmse_horizons:  # mean squared error per sample, averaged below
+                squared[name][h].append(rmse(predicted[:h, :, part], truth[:h, :, part]) ** 2)
     return Evaluation(
         {name: (float(np.mean(v)), float(np.max(v))) for name, v in errors.items()},
         {name: {h: float(np.sqrt(np.mean(v))) for h, v in by_h.items()}
