@@ -34,6 +34,7 @@ class FlowSystem:
         self.n, n_p = space.num_dofs, problem.mesh.num_nodes
         self.size = 2 * self.n + n_p
         self.mass, self.stiffness = space.mass(), space.stiffness()
+        self.penalty = problem.grad_div * space.grad_div() if problem.grad_div else None
         bx, by = space.divergence()
         self.divergence = sp.hstack([bx, by], format="csr")
         self.h_cells = problem.mesh.cell_sizes
@@ -84,10 +85,13 @@ class FlowSystem:
         return sp.csc_matrix((data, self._indices, self._indptr), shape=(self.size,) * 2)
 
     def _stokes_data(self, shift: float) -> np.ndarray:
-        """Pattern values of [[shift M + nu K, -B^T], [-B, 0]] (cached per shift)."""
+        """Pattern values of [[shift M + nu K + gamma G, -B^T], [-B, 0]] (cached per shift;
+        G the grad-div matrix)."""
         if shift not in self._stokes:
             block = shift * self.mass + self.problem.nu * self.stiffness
             velocity = sp.block_diag([block, block])
+            if self.penalty is not None:
+                velocity = velocity + self.penalty
             b = self.divergence
             coo = sp.bmat([[velocity, -b.T], [-b, None]], format="coo")
             slots = self._slots(coo.row, coo.col)

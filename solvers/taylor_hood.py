@@ -207,6 +207,12 @@ class TaylorHood:
             out.append(sp.coo_array((local.ravel(), (rows, cols)), shape=shape).tocsr())
         return out[0], out[1]
 
+    def grad_div(self) -> sp.csr_array:
+        """(2n, 2n) matrix of (div u, div v), unknowns ordered [x components, y components]."""
+        _, grads, _, w = self._tables
+        local = np.einsum("mq,mqic,mqjd->mcidj", w, grads, grads).reshape(len(w), 12, 12)
+        return scatter(self.vector_cell_dofs, local, 2 * self.num_dofs)
+
     def convection(self, w: np.ndarray) -> sp.csr_array:
         """(n, n) scalar matrix of ((w . grad) u + (div w) u / 2, v) for a P2 velocity w
         (n, 2), applied to each velocity component.

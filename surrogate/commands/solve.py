@@ -40,6 +40,7 @@ DEFAULTS = {
     "E": 1.0, "nu": 0.3, "plane": "strain", "traction": None, "body_force": None,
     "solver": "auto", "rtol": 1e-8,
     "viscosity": 1e-3, "force_part": None, "max_cfl": DEFAULT_MAX_CFL, "inflow_peak": 1.5,
+    "grad_div": 0.0,
 }  # fmt: skip
 
 
@@ -82,6 +83,9 @@ def add_parser(subparsers) -> None:
                       help="part whose drag and lift are written (default: obstacle)")  # fmt: skip
     flow.add_argument("--max-cfl", dest="max_cfl", type=float,
                       help="split steps to keep |u| dt / h below this (default 3)")  # fmt: skip
+    flow.add_argument("--grad-div", dest="grad_div", type=float,
+                      help="grad-div penalty in m^2/s, e.g. 0.2 x mean speed x obstacle size, "
+                      "for wakes too coarse to run stably without (default 0)")  # fmt: skip
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=run)
@@ -150,7 +154,8 @@ def _navier_stokes(mesh, params: dict, folder: Path) -> tuple[str, str]:
     force_part = params["force_part"] or ("obstacle" if "obstacle" in mesh.boundary_parts else None)
     velocity = _flow_velocity(mesh, params)
     viscosity = float(params["viscosity"])
-    problem = FlowProblem(mesh, viscosity, velocity, force_part, circular_parts(mesh))
+    penalty = float(params["grad_div"])
+    problem = FlowProblem(mesh, viscosity, velocity, force_part, circular_parts(mesh), penalty)
     history = navier_stokes(problem, dt, steps, max_cfl=float(params["max_cfl"]))
     velocity = np.pad(history.velocity, ((0, 0), (0, 0), (0, 1)))  # 3 components for glyphs
     fields = {"velocity": velocity, "pressure": history.pressure}

@@ -38,7 +38,7 @@ def test_heat_writes_a_time_series_paraview_opens(tmp_path):
 def test_navier_stokes_writes_velocity_pressure_and_forces(tmp_path):
     out = tmp_path / "flow"
     code = main(["solve", "navier_stokes", "--geometry", "channel_with_obstacle", "--h", "0.1",
-                 "--inflow-peak", "0.3", "--dt", "0.05", "--steps", "3",
+                 "--inflow-peak", "0.3", "--dt", "0.05", "--steps", "3", "--grad-div", "0.01",
                  "--out", str(out)])  # fmt: skip
     assert code == 0
     steps = ET.parse(out / "solution.pvd").getroot().findall("./Collection/DataSet")
@@ -97,6 +97,7 @@ def test_elasticity_from_yaml_config_on_a_mesh_file(tmp_path):
         (["navier_stokes", "--geometry", "annulus"], "expected --dirichlet PART=VX,VY"),
         (["navier_stokes", "--geometry", "box_with_holes"], "need a 2D triangle mesh"),
         (["navier_stokes", "--geometry", "dfg_channel", "--viscosity", "0"], "viscosity"),
+        (["navier_stokes", "--geometry", "dfg_channel", "--grad-div", "nan"], "grad_div is nan"),
     ],
 )
 def test_errors_exit_nonzero_with_one_sentence_and_no_output(tmp_path, capsys, args, message):

@@ -161,7 +161,7 @@ def test_refusals_are_one_sentence(tmp_path, capsys, args, message):
 
 def test_diverging_samples_are_named_and_the_others_written(tmp_path, capsys):
     overrides = ["h=0.1", "h_obstacle=0.04", "steps=3", "dt=0.1", "ramp=0", "max_cfl=1000",
-                 "reynolds=[1.0, 3000.0]"]  # fmt: skip
+                 "reynolds=[1.0, 3000.0]", "grad_div=0"]  # fmt: skip
     recipe_file = tmp_path / "recipe.yaml"  # samples 0 and 1 (Re ~2000) diverge, 2 does not
     recipe_file.write_text(json.dumps(load_recipe("cylinder_flow", overrides)))
     out = tmp_path / "d"
