@@ -1,4 +1,4 @@
-"""Training callbacks of our own: the loss-curve picture."""
+"""Training callbacks of our own: the latest checkpoint and the loss-curve picture."""
 
 from __future__ import annotations
 
@@ -6,8 +6,29 @@ import csv
 from pathlib import Path
 
 import lightning as L
+from lightning.pytorch.callbacks import Checkpoint
 from lightning.pytorch.loggers import CSVLogger
 from lightning.pytorch.utilities import rank_zero_only
+
+
+class LastCheckpoint(Checkpoint):
+    """Writes the latest state to one file after every validation and at the end of
+    training (a time limit included), so that --resume continues from there.
+
+    ModelCheckpoint(save_last=True) writes last.ckpt only when its monitored metric
+    improves (Lightning 2.6), which sent a resumed run back to its last best step. As a
+    Checkpoint it runs after ModelCheckpoint, so the saved state holds the newest best score.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_validation_end(self, trainer, module) -> None:
+        if not trainer.sanity_checking:
+            trainer.save_checkpoint(self.path)
+
+    def on_train_end(self, trainer, module) -> None:
+        trainer.save_checkpoint(self.path)
 
 
 class LossCurve(L.Callback):

@@ -13,7 +13,7 @@ from lightning.pytorch.cli import LightningCLI
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from solvers.errors import InputError
-from surrogate.training.callbacks import LossCurve
+from surrogate.training.callbacks import LastCheckpoint, LossCurve
 from surrogate.training.data import MeshDataModule
 from surrogate.training.module import SurrogateModule
 
@@ -50,13 +50,9 @@ class TrainCLI(LightningCLI):
             # A new run in a used folder replaces best/last.ckpt (no best-v1.ckpt beside a
             # stale best.ckpt).
             ModelCheckpoint(
-                root / "checkpoints",
-                "best",
-                monitor=MONITOR,
-                mode="min",
-                save_last=True,
-                enable_version_counter=False,
+                root / "checkpoints", "best", monitor=MONITOR, enable_version_counter=False
             ),
+            LastCheckpoint(root / "checkpoints" / "last.ckpt"),
             LossCurve(root / "loss.png", MONITOR),
         ]
         return super().instantiate_trainer(**kwargs)

@@ -201,6 +201,15 @@ def test_resume_after_kill_continues_from_the_saved_step(datasets, tmp_path):
     assert _step(last) == saved + 2
 
 
+def test_last_checkpoint_holds_the_last_step_when_the_metric_stops_improving(datasets, tmp_path):
+    """A learning rate too small to change float32 weights: validation at steps 2, 4, 6
+    gives the same error, so best.ckpt stays at step 2; last.ckpt must still move on."""
+    frozen = ["--model.lr", "1e-30", "--model.lr_final", "1e-30", "--trainer.max_steps", "6"]
+    assert quick_train(Path("configs/poisson_holes.yaml"), datasets, tmp_path, *frozen) == 0
+    assert _step(tmp_path / "checkpoints" / "best.ckpt") == 2
+    assert _step(tmp_path / "checkpoints" / "last.ckpt") == 6
+
+
 def _step(path: Path) -> int:
     for _ in range(20):  # the checkpoint may be mid-write
         try:
