@@ -241,6 +241,10 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
     inflow = ramped(parabolic_inflow(peak, low, high), params["ramp"])
     velocity = {"inlet": inflow, "walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
     nodes = mesh.part_nodes("inlet")
+    # the recipe's grad-div penalty (x mean speed x obstacle size; recipes before it had none)
+    obstacle_y = mesh.points[mesh.part_nodes("obstacle"), 1]
+    size = float(obstacle_y.max() - obstacle_y.min())
+    penalty = params.get("grad_div", 0.0) * peak / 1.5 * size
 
     def given(steps: int) -> np.ndarray:
         values = np.zeros((steps, mesh.num_nodes, 3))  # velocity (2), pressure (never pinned)
@@ -253,7 +257,8 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
         state[:, :2] = _initial_state(initial, state[:, :2], np.zeros(0, dtype=int))
 
     def solve(steps: int) -> np.ndarray:
-        problem = FlowProblem(mesh, params["viscosity"], velocity, "obstacle", circular_parts(mesh))
+        problem = FlowProblem(mesh, params["viscosity"], velocity, "obstacle",
+                              circular_parts(mesh), penalty)  # fmt: skip
         flow = navier_stokes(problem, schema["dt"], steps, u0=state[:, :2],
                              max_cfl=params["max_cfl"])  # fmt: skip
         return np.concatenate([flow.velocity, flow.pressure[..., None]], axis=-1)[1:]

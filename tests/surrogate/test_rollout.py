@@ -12,6 +12,7 @@ import pyvista as pv
 from solvers import geometry, heat
 from solvers.errors import ProblemError
 from solvers.mesh_io import write_mesh, write_time_series
+from solvers.navier_stokes import FlowProblem
 from surrogate import problems
 from surrogate.cli import main
 from surrogate.data.sample import Sample
@@ -60,7 +61,14 @@ def test_heat_rollout_longer_than_training_exports_a_paraview_series(checkpoints
         assert (out / picture).stat().st_size > 1000
 
 
-def test_cylinder_flow_rollout_pins_the_ramped_inflow(checkpoints, tmp_path):
+def test_cylinder_flow_rollout_pins_the_ramped_inflow(checkpoints, tmp_path, monkeypatch):
+    penalties = []  # the reference solver gets the recipe's grad-div penalty
+
+    def flow_problem(*args):
+        penalties.append(args[-1])
+        return FlowProblem(*args)
+
+    monkeypatch.setattr(problems, "FlowProblem", flow_problem)
     out = tmp_path / "flow"
     code = rollout(checkpoints["cylinder_flow"], out, "--geometry", "channel_with_obstacle",
                    "--h", "0.06", "--dirichlet", "inlet=1.2", "--steps", "4", "--reference",
@@ -79,6 +87,7 @@ def test_cylinder_flow_rollout_pins_the_ramped_inflow(checkpoints, tmp_path):
     np.testing.assert_allclose(velocity[inlet, 0], expected, atol=1e-6)
     np.testing.assert_allclose(velocity[inlet, 0], grid.point_data["velocity_reference"][inlet, 0],
                                atol=1e-6)  # fmt: skip
+    assert penalties == [pytest.approx(0.2 * 0.8 * 0.1, rel=0.05)]  # mean speed 1.2 / 1.5
 
 
 def test_steady_model_predicts_once_on_a_mesh_file(checkpoints, tmp_path):
