@@ -15,6 +15,7 @@ from solvers.navier_stokes import (
     steady_navier_stokes,
 )
 from solvers.taylor_hood import TaylorHood, circle, circular_parts
+from surrogate.data.families import ramped
 from tests.conftest import mean_size, observed_rate, unit_cube, unit_square
 
 
@@ -266,12 +267,7 @@ def test_grad_div_keeps_a_coarse_wake_stable():
     radius, reynolds, nu = 0.0311, 154.7, 1e-3
     mean_speed = reynolds * nu / (2 * radius)
     mesh = channel_with_obstacle(1.6, 0.41, Hole(0.1911, 0.1338, radius), 0.025, 0.007)
-    parabola = parabolic_inflow(1.5 * mean_speed, 0.0, 0.41)
-
-    def inflow(x, t):  # ramped up smoothly from rest over 0.5 s
-        s = min(t / 0.5, 1.0)
-        return parabola(x, t) * s * s * (3 - 2 * s)
-
+    inflow = ramped(parabolic_inflow(1.5 * mean_speed, 0.0, 0.41), 0.5)  # as the recipe
     velocity = {"inlet": inflow, "walls": (0, 0), "obstacle": (0, 0)}
     penalty = 0.2 * mean_speed * 2 * radius
     problem = FlowProblem(mesh, nu, velocity, "obstacle", circular_parts(mesh), penalty)
