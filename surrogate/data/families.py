@@ -118,7 +118,8 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     inflow = ramped(parabolic_inflow(1.5 * mean_speed, 0.0, height), params["ramp"])
     walls = {"walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
     velocity = {"inlet": inflow, **walls}
-    penalty = params["grad_div"] * mean_speed * 2 * radius  # the recipe's is dimensionless
+    # dimensionless in the recipe; recipes from before it (resumed datasets) had none
+    penalty = params.get("grad_div", 0.0) * mean_speed * 2 * radius
     problem = FlowProblem(mesh, nu, velocity, "obstacle", circular_parts(mesh), penalty)
     flow = navier_stokes(problem, params["dt"], params["steps"], max_cfl=params["max_cfl"])
     roles = {"inlet": "inflow", "outlet": "outflow", "walls": "wall", "obstacle": "obstacle"}
