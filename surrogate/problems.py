@@ -19,7 +19,7 @@ from solvers import Mesh
 from solvers.errors import ProblemError
 from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
 from solvers.taylor_hood import circular_parts
-from surrogate.data.families import ramped
+from surrogate.data.families import grad_div_penalty, ramped
 from surrogate.data.graphs import ROLE_OF_NAME
 from surrogate.data.sample import Sample
 
@@ -241,10 +241,8 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
     inflow = ramped(parabolic_inflow(peak, low, high), params["ramp"])
     velocity = {"inlet": inflow, "walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
     nodes = mesh.part_nodes("inlet")
-    # the recipe's grad-div penalty (x mean speed x obstacle size; recipes before it had none)
     obstacle_y = mesh.points[mesh.part_nodes("obstacle"), 1]
-    size = float(obstacle_y.max() - obstacle_y.min())
-    penalty = params.get("grad_div", 0.0) * peak / 1.5 * size
+    penalty = grad_div_penalty(params, peak / 1.5, float(obstacle_y.max() - obstacle_y.min()))
 
     def given(steps: int) -> np.ndarray:
         values = np.zeros((steps, mesh.num_nodes, 3))  # velocity (2), pressure (never pinned)

@@ -118,8 +118,7 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     inflow = ramped(parabolic_inflow(1.5 * mean_speed, 0.0, height), params["ramp"])
     walls = {"walls": (0.0, 0.0), "obstacle": (0.0, 0.0)}
     velocity = {"inlet": inflow, **walls}
-    # dimensionless in the recipe; recipes from before it (resumed datasets) had none
-    penalty = params.get("grad_div", 0.0) * mean_speed * 2 * radius
+    penalty = grad_div_penalty(params, mean_speed, 2 * radius)
     problem = FlowProblem(mesh, nu, velocity, "obstacle", circular_parts(mesh), penalty)
     flow = navier_stokes(problem, params["dt"], params["steps"], max_cfl=params["max_cfl"])
     roles = {"inlet": "inflow", "outlet": "outflow", "walls": "wall", "obstacle": "obstacle"}
@@ -128,6 +127,12 @@ def cylinder_flow(params: dict, rng: np.random.Generator) -> Sample:
     )
     fields = {"velocity": flow.velocity, "pressure": flow.pressure[..., None]}
     return Sample(mesh, fields, flow.times, {"parameters": drawn, "part_roles": roles})
+
+
+def grad_div_penalty(params: dict, mean_speed: float, diameter: float) -> float:
+    """The flow solver's grad-div penalty (m^2/s) from the recipe's dimensionless one, per
+    mean speed x obstacle diameter; recipes from before it (resumed datasets) had none."""
+    return params.get("grad_div", 0.0) * mean_speed * diameter
 
 
 def ramped(profile, ramp: float):
