@@ -36,7 +36,10 @@ class GraphNetBlock(nn.Module):
             aggregated = scatter(e_new, dst, dim=0, dim_size=h.shape[0], reduce="sum")
         else:
             e_new, aggregated = self._chunked_edges(h, e, src, dst, h_src, h_dst)
-        return h + self.node_mlp(torch.cat([h, aggregated], dim=1)), e_new
+        return chunked(self._node_update, (h, aggregated)), e_new
+
+    def _node_update(self, h: torch.Tensor, aggregated: torch.Tensor) -> torch.Tensor:
+        return h + self.node_mlp(torch.cat([h, aggregated], dim=1))
 
     def _chunked_edges(self, h, e, src, dst, h_src, h_dst):
         """Inference only: updates e in place (each chunk reads only its own rows), so no
@@ -50,11 +53,18 @@ class GraphNetBlock(nn.Module):
         return e, aggregated
 
 
-def chunked(module: nn.Module, x: torch.Tensor, out_dim: int) -> torch.Tensor:
-    """module(x) row chunk by row chunk when no gradient is needed (bounded temporaries)."""
-    if torch.is_grad_enabled() or x.shape[0] <= EDGE_CHUNK:
-        return module(x)
-    out = x.new_empty((x.shape[0], out_dim))
-    for start in range(0, x.shape[0], EDGE_CHUNK):
-        out[start : start + EDGE_CHUNK] = module(x[start : start + EDGE_CHUNK])
+def chunked(function, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+    """function(*inputs), row chunk by row chunk when no gradient is needed: every temporary
+    stays chunk-sized, where whole-mesh ones (512 MB each per 1M nodes at latent 128) would
+    each be fresh memory the system must map and zero."""
+    rows = inputs[0].shape[0]
+    if torch.is_grad_enabled() or rows <= EDGE_CHUNK:
+        return function(*inputs)
+    out = None
+    for start in range(0, rows, EDGE_CHUNK):
+        part = slice(start, start + EDGE_CHUNK)
+        result = function(*(x[part] for x in inputs))
+        if out is None:
+            out = result.new_empty((rows, result.shape[1]))
+        out[part] = result
     return out

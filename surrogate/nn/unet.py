@@ -10,6 +10,7 @@ and updated at every level. With one level this is the flat MeshGraphNet.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import nn
@@ -86,7 +87,7 @@ class MultigridUNet(nn.Module):
         """(N, out_dim) per-node outputs for node features data.x (N, in_dim)."""
         self._check_levels(data)
         edges = [self._encode_edges(data, l) for l in range(self.num_levels)]
-        h = self.node_encoder(data.x)
+        h = chunked(self.node_encoder, (data.x,))
         skips, assignments = [], []
         for l, blocks in enumerate(self.down):
             h, edges[l] = self._run(blocks, h, edges[l], data.level(l)[1])
@@ -96,14 +97,16 @@ class MultigridUNet(nn.Module):
             h = reduce(h, index, weight, data.level_size(l + 1))
         h, edges[-1] = self._run(self.bottom, h, edges[-1], data.level(self.num_levels - 1)[1])
         for l in reversed(range(self.num_levels - 1)):
-            h = lift(h, *assignments[l])
-            h = self.merge[l](torch.cat([h, skips[l]], dim=1))
+            h = chunked(partial(self._lift_and_merge, l, h), (*assignments[l], skips[l]))
             h, edges[l] = self._run(self.up[l], h, edges[l], data.level(l)[1])
-        return self.decoder(h)
+        return chunked(self.decoder, (h,))
+
+    def _lift_and_merge(self, l: int, coarse, index, weight, skip) -> torch.Tensor:
+        return self.merge[l](torch.cat([lift(coarse, index, weight), skip], dim=1))
 
     def _encode_edges(self, data: MeshGraph, l: int) -> torch.Tensor:
         normalized = self.edge_normalizers[l](data.level(l)[2])
-        return chunked(self.edge_encoders[l], normalized, self.config.latent)
+        return chunked(self.edge_encoders[l], (normalized,))
 
     def _run(self, blocks, h, e, edge_index):
         for block in blocks:

@@ -82,12 +82,15 @@ def test_3d_batch_equals_one_by_one():
         )
 
 
-def test_chunked_inference_matches_the_plain_path(plate, monkeypatch):
-    net = network()
+@pytest.mark.parametrize("assignment", ["hard", "learned"])
+def test_chunked_inference_matches_the_plain_path(plate, monkeypatch, assignment):
+    net = network(assignment)
     g = graph(plate)
+    assert g.num_nodes > 400
     with torch.no_grad():
         plain = net(g)
-        monkeypatch.setattr(message_passing, "EDGE_CHUNK", 1000)  # force several chunks
+        # Several chunks of edges and of nodes (encoder, node updates, lift, decoder).
+        monkeypatch.setattr(message_passing, "EDGE_CHUNK", 100)
         chunked = net(g)
     np.testing.assert_allclose(chunked, plain, atol=1e-5)
 
