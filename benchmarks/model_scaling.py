@@ -5,9 +5,13 @@ Meshes: gmsh unit squares of about 10k, 100k and 1M nodes (cached in runs/benchm
 Models at latent 128: the U-Net (blocks [1, 2, 2, 4], hard assignment), the flat
 MeshGraphNet (15 blocks; within 5% of the U-Net's parameter count), PyG GraphUNet (TopK)
 and a dense DiffPool U-Net. Each (model, mesh, mode) runs in a fresh process, so peak
-resident memory is its own. CPU, fp32, all cores torch uses by default.
+resident memory is its own. CPU, fp32, all cores torch uses by default. With --rounds R the
+whole list runs R times, interleaved, and each row reports the median over the rounds (a
+shared machine's speed drifts between processes); the two target ratios follow the table.
 
     python benchmarks/model_scaling.py [--sizes 10k 100k 1M] [--models unet mgn topk diffpool]
+    python benchmarks/model_scaling.py --sizes 10k 100k --models unet mgn --modes forward \
+        --rounds 3
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ def main() -> None:
         "--modes", nargs="+", default=["forward", "train"], choices=["forward", "train"]
     )
     parser.add_argument("--timeout", type=float, default=900)
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved repeats")
     parser.add_argument(
         "--child", nargs=3, metavar=("MODEL", "SIZE", "MODE"), help=argparse.SUPPRESS
     )
@@ -48,24 +53,56 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(*args.child)))
         return
-    rows = []
-    for size in args.sizes:
-        for model in args.models:
-            for mode in args.modes:
-                record = {"model": model, "size": size, "mode": mode}
-                if mode == "train" and size == "1M":
-                    record["failed"] = "not run: fp32 activations for backward exceed 24 GB"
-                elif (model, size, mode) in SKIP:
-                    record["failed"] = f"not run: {SKIP[(model, size, mode)]}"
-                else:
-                    record = run_child(__file__, [model, size, mode], args.timeout, record)
-                rows.append(record)
-                print(_row(record), flush=True)
-    print(f"\nMachine: {machine()}\n\n{HEAD}\n" + "\n".join(_row(r) for r in rows))
+    cases = [(model, size, mode) for size in args.sizes for model in args.models
+             for mode in args.modes]  # fmt: skip
+    rounds: dict[tuple, list[dict]] = {case: [] for case in cases}
+    for _ in range(args.rounds):
+        for case in cases:
+            rounds[case].append(_case(case, args.timeout))
+            print(_row(rounds[case][-1]), flush=True)
+    rows = [_median(records) for records in rounds.values()]
+    print(f"\nMachine: {machine()}, median of {args.rounds} round(s)\n\n{HEAD}")
+    print("\n".join(_row(r) for r in rows) + "\n\n" + _ratios(rows))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "model_scaling.json").write_text(
-        json.dumps({"machine": machine(), "rows": rows}, indent=1)
+        json.dumps({"machine": machine(), "rounds": args.rounds, "rows": rows}, indent=1)
     )
+
+
+def _case(case: tuple[str, str, str], timeout: float) -> dict:
+    model, size, mode = case
+    record = {"model": model, "size": size, "mode": mode}
+    if mode == "train" and size == "1M":
+        return record | {"failed": "not run: fp32 activations for backward exceed 24 GB"}
+    if case in SKIP:
+        return record | {"failed": f"not run: {SKIP[case]}"}
+    return run_child(__file__, list(case), timeout, record)
+
+
+def _median(records: list[dict]) -> dict:
+    done = [r for r in records if "failed" not in r]
+    if not done:
+        return records[0]
+    row = dict(done[0])
+    for key in ("hierarchy_s", "time_s", "us_per_node"):
+        row[key] = statistics.median(r[key] for r in done)
+    row["peak_gb"] = max(r["peak_gb"] for r in done)
+    return row
+
+
+def _ratios(rows: list[dict]) -> str:
+    """The targets' figures: U-Net / MeshGraphNet forward time per mesh, and the growth of
+    the U-Net's forward time per node from the smallest mesh to each larger one."""
+    forward = {(r["model"], r["size"]): r["time_s"] for r in rows
+               if r["mode"] == "forward" and "failed" not in r}  # fmt: skip
+    sizes = [s for s in SIZES if ("unet", s) in forward]
+    lines = [f"U-Net / MeshGraphNet forward at {s}: {forward['unet', s] / forward['mgn', s]:.2f}x"
+             for s in sizes if ("mgn", s) in forward]  # fmt: skip
+    per_node = {r["size"]: r["us_per_node"] for r in rows if r["model"] == "unet"
+                and r["mode"] == "forward" and "failed" not in r}  # fmt: skip
+    lines += [f"U-Net forward time per node, {sizes[0]} -> {s}: "
+              f"{per_node[s] / per_node[sizes[0]]:.2f}x" for s in sizes[1:]]  # fmt: skip
+    return "\n".join(lines)
 
 
 def measure(model_name: str, size: str, mode: str) -> dict:
