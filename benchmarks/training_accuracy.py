@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def main() -> None:
         folder = args.data or Path(settings["data"]["folder"])
         generate(recipe, folder, args.samples, workers=2, progress=False)
         run = OUT / "accuracy" / config.stem
+        shutil.rmtree(run, ignore_errors=True)  # a previous run's best.ckpt must not count
         minutes = int(args.minutes), round(args.minutes % 1 * 60)
         started = time.perf_counter()
         train(["--config", str(config), "--trainer.default_root_dir", str(run),
@@ -67,7 +69,11 @@ def main() -> None:
                "--trainer.enable_progress_bar", "false", "--data.folder", str(folder),
                *_options(args.option)])  # fmt: skip
         seconds = time.perf_counter() - started
-        module = load_surrogate(run / "checkpoints" / "best.ckpt")
+        best = run / "checkpoints" / "best.ckpt"
+        if not best.exists():
+            raise SystemExit(f"{config}: no validation ran within {args.minutes} minutes, so "
+                             "there is no best.ckpt; lower --validate-every.")  # fmt: skip
+        module = load_surrogate(best)
         last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
         test = split_by_geometry(folder, tuple(settings["data"].get("split", (0.8, 0.1, 0.1))))[
             "test"
