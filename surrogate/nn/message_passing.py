@@ -8,10 +8,10 @@ from torch_geometric.utils import scatter
 
 from surrogate.nn.layers import mlp
 
-# Inference processes edges in chunks of this many: bounded memory, and chunks whose
-# temporaries stay in cache (on a 100k-node mesh: 4.3 s forward with 32k-edge chunks,
-# 7.3 s with 262k-edge chunks).
-EDGE_CHUNK = 32_768
+# Inference processes edges and nodes in chunks of this many rows: bounded memory, and
+# chunks whose temporaries stay in cache (on a 100k-node mesh: 4.3 s forward with 32k-edge
+# chunks, 7.3 s with 262k-edge chunks).
+CHUNK_ROWS = 32_768
 
 
 class GraphNetBlock(nn.Module):
@@ -31,7 +31,7 @@ class GraphNetBlock(nn.Module):
     def forward(self, h: torch.Tensor, e: torch.Tensor, edge_index: torch.Tensor):
         src, dst = edge_index
         h_src, h_dst = self.edge_src(h), self.edge_dst(h)
-        if torch.is_grad_enabled() or e.shape[0] <= EDGE_CHUNK:
+        if torch.is_grad_enabled() or e.shape[0] <= CHUNK_ROWS:
             e_new = e + self.edge_rest(self.edge_e(e) + h_src[src] + h_dst[dst])
             aggregated = scatter(e_new, dst, dim=0, dim_size=h.shape[0], reduce="sum")
         else:
@@ -45,8 +45,8 @@ class GraphNetBlock(nn.Module):
         """Inference only: updates e in place (each chunk reads only its own rows), so no
         second edge-sized tensor is ever allocated."""
         aggregated = torch.zeros_like(h)
-        for start in range(0, e.shape[0], EDGE_CHUNK):
-            part = slice(start, start + EDGE_CHUNK)
+        for start in range(0, e.shape[0], CHUNK_ROWS):
+            part = slice(start, start + CHUNK_ROWS)
             chunk = e[part]
             chunk += self.edge_rest(self.edge_e(chunk) + h_src[src[part]] + h_dst[dst[part]])
             aggregated.index_add_(0, dst[part], chunk)
@@ -58,11 +58,11 @@ def chunked(function, inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
     stays chunk-sized, where whole-mesh ones (512 MB each per 1M nodes at latent 128) would
     each be fresh memory the system must map and zero."""
     rows = inputs[0].shape[0]
-    if torch.is_grad_enabled() or rows <= EDGE_CHUNK:
+    if torch.is_grad_enabled() or rows <= CHUNK_ROWS:
         return function(*inputs)
     out = None
-    for start in range(0, rows, EDGE_CHUNK):
-        part = slice(start, start + EDGE_CHUNK)
+    for start in range(0, rows, CHUNK_ROWS):
+        part = slice(start, start + CHUNK_ROWS)
         result = function(*(x[part] for x in inputs))
         if out is None:
             out = result.new_empty((rows, result.shape[1]))

@@ -90,7 +90,7 @@ def test_chunked_inference_matches_the_plain_path(plate, monkeypatch, assignment
     with torch.no_grad():
         plain = net(g)
         # Several chunks of edges and of nodes (encoder, node updates, lift, decoder).
-        monkeypatch.setattr(message_passing, "EDGE_CHUNK", 100)
+        monkeypatch.setattr(message_passing, "CHUNK_ROWS", 100)
         chunked = net(g)
     np.testing.assert_allclose(chunked, plain, atol=1e-5)
 
