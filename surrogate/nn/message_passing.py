@@ -9,9 +9,11 @@ from torch_geometric.utils import scatter
 from surrogate.nn.layers import mlp
 
 # Inference processes edges and nodes in chunks of this many rows: bounded memory, and
-# chunks whose temporaries stay in cache (on a 100k-node mesh: 4.3 s forward with 32k-edge
-# chunks, 7.3 s with 262k-edge chunks).
-CHUNK_ROWS = 32_768
+# temporaries (4 MB at latent 128) small enough that glibc's malloc serves them from its heap.
+# Above its mmap threshold (which moves with the sizes freed, up to 32 MB) each one is fresh
+# mapped memory, faulted in page by page: a 100k-node U-Net forward took 4.2 s with 8k-row
+# chunks, 6.0 s with 32k and 8.2 s with 64k (with the threshold pinned at 32 MB: 4.1 / 4.6 / 6.3).
+CHUNK_ROWS = 8_192
 
 
 class GraphNetBlock(nn.Module):
