@@ -11,7 +11,9 @@ step (transient). Pinned entries, a pinned target field on a dirichlet, inflow, 
 obstacle node, are given to the network, left out of the loss and overwritten with the
 prescribed values in every prediction. A target with a declared scale
 (surrogate.training.scales) enters all of this divided by its sample's scale, and the
-prediction is multiplied back.
+prediction is multiplied back. A superposed target (surrogate.training.superposition) is
+predicted as its responses to each component of its load, combined with the load's
+direction, which the network does not see.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from torch import nn
 from surrogate.graph import MeshGraph
 from surrogate.nn.layers import OnlineNormalizer
 from surrogate.training.scales import TargetScales
+from surrogate.training.superposition import Superposition
 
 PINNED_TYPES = ("dirichlet", "inflow", "wall", "obstacle")
 
@@ -30,14 +33,20 @@ class FieldAdapter(nn.Module):
     """Features, normalisers, loss mask and time stepping for one dataset schema
     (surrogate.data.graphs.dataset_schema); `noise` is the standard deviation, in the
     targets' units, of the Gaussian noise added to the training state (transient only);
-    `target_scales` ({target: "input * input / input"}) see surrogate.training.scales."""
+    `target_scales` ({target: "input * input / input"}) see surrogate.training.scales;
+    `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition."""
 
     def __init__(
-        self, schema: dict, noise: float = 0.0, target_scales: dict[str, str] | None = None
+        self,
+        schema: dict,
+        noise: float = 0.0,
+        target_scales: dict[str, str] | None = None,
+        superpose: dict[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.schema, self.noise = schema, noise
         self.scales = TargetScales(target_scales, schema)
+        self.superposition = Superposition(superpose, schema)
         self.transient = bool(schema["transient"])
         self.input_size = sum(size for _, size in schema["inputs"])
         self.target_size = sum(size for _, size, _ in schema["targets"])
@@ -57,7 +66,7 @@ class FieldAdapter(nn.Module):
 
     @property
     def out_dim(self) -> int:
-        return self.target_size
+        return self.target_size + self.superposition.extra
 
     def pinned(self, graph: MeshGraph) -> torch.Tensor:
         """(N, C) True where the value is prescribed by a boundary condition."""
@@ -74,7 +83,7 @@ class FieldAdapter(nn.Module):
         predicted time wherever they are pinned (other entries are ignored)."""
         scale, input_scale = self.scales(graph, inputs)
         pinned = self.pinned(graph)
-        parts = [self.input_norm(inputs / input_scale)]
+        parts = [self.input_norm(self.superposition.load_shapes(inputs / input_scale))]
         if self.transient:
             parts.append(self.value_norm.transform(state / scale))
         given = self.value_norm.transform(given / scale)
@@ -97,12 +106,17 @@ class FieldAdapter(nn.Module):
             target = self.output_norm(graph.y / scale)
         return self.features(graph, inputs, state, graph.y), target, free
 
+    def normalized(self, graph, output, inputs) -> torch.Tensor:
+        """(N, C) normalised targets (or changes) from the network output (N, out_dim) for
+        the graph's raw inputs (N, Ci)."""
+        return self.superposition.combine(graph, output, inputs, self.output_norm)
+
     def predict(self, graph, output, inputs, state, given) -> torch.Tensor:
         """(N, C) targets in their units: the network output un-normalised and scaled
         (added to the state when transient), with pinned entries set to their given
         values."""
         scale, _ = self.scales(graph, inputs)
-        value = self.output_norm.inverse(output) * scale
+        value = self.output_norm.inverse(self.normalized(graph, output, inputs)) * scale
         if self.transient:
             value = state + value
         return torch.where(self.pinned(graph), given, value)

@@ -28,7 +28,8 @@ class SurrogateModule(L.LightningModule):
     """network: {"name": unet | meshgraphnet | graphunet | diffpool, **options};
     schema and hierarchy: the dataset's (the CLI links them from the data module);
     noise: training-state noise in target units (transient); target_scales: per-sample
-    scales of targets linear in a load (surrogate.training.scales); lr decays exponentially
+    scales of targets linear in a load (surrogate.training.scales); superpose: targets
+    predicted per load component (surrogate.training.superposition); lr decays exponentially
     from lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""
 
     def __init__(
@@ -38,6 +39,7 @@ class SurrogateModule(L.LightningModule):
         hierarchy: dict[str, Any],
         noise: float = 0.0,
         target_scales: dict[str, str] | None = None,
+        superpose: dict[str, str] | None = None,
         lr: float = 1e-3,
         lr_final: float = 1e-5,
         decay_steps: int = 10_000,
@@ -50,7 +52,7 @@ class SurrogateModule(L.LightningModule):
                 f"the network needs {levels_needed(network)} hierarchy levels but the data "
                 f"builds {hierarchy.get('num_levels', 4)}; set data.hierarchy.num_levels."
             )
-        self.adapter = FieldAdapter(schema, noise, target_scales)
+        self.adapter = FieldAdapter(schema, noise, target_scales, superpose)
         try:
             self.network = build_network(
                 network, self.adapter.in_dim, self.adapter.out_dim, schema["dim"]
@@ -65,9 +67,11 @@ class SurrogateModule(L.LightningModule):
             raise InputError(str(error)) from None
 
     def training_step(self, graph: MeshGraph, batch_idx: int) -> torch.Tensor:
+        inputs, _ = self.adapter.split(graph.x)
         features, target, free = self.adapter.training_example(graph)
         graph.x = features
-        loss = masked_mse(self.forward(graph), target, free)
+        prediction = self.adapter.normalized(graph, self.forward(graph), inputs)
+        loss = masked_mse(prediction, target, free)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the training loss became {loss.item()} at step {self.global_step}; "

@@ -70,11 +70,7 @@ class TargetScales:
         when nothing is scaled: no work on every step of the models that need none)."""
         if not self._powers:
             return 1.0, 1.0
-        batch = getattr(graph, "batch", None)
-        if batch is None:  # one graph, as in a rollout
-            batch, count = torch.zeros(len(inputs), dtype=torch.long, device=inputs.device), 1
-        else:
-            count = graph.num_graphs  # kept on the host: no device synchronisation
+        batch, count = samples_of(graph, inputs)
         magnitude = {}
         for name in self._scaled_inputs:
             norms = inputs[:, self._inputs[name]].norm(dim=1)
@@ -89,3 +85,12 @@ class TargetScales:
             for name, power in powers.items():
                 target_scale[:, channels] *= magnitude[name][:, None] ** power
         return target_scale, input_scale
+
+
+def samples_of(graph, values: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """(batch, count): the sample of each row of values (N, ...) and the number of samples;
+    a graph that is no batch, as in a rollout, is one sample."""
+    batch = getattr(graph, "batch", None)
+    if batch is None:
+        return torch.zeros(len(values), dtype=torch.long, device=values.device), 1
+    return batch, graph.num_graphs  # a count kept on the host: no device synchronisation

@@ -126,6 +126,66 @@ def test_a_scaled_prediction_is_linear_in_load_and_inverse_in_stiffness():
     torch.testing.assert_close(second, first * torch.tensor([1.5, 1.5, 3.0]))
 
 
+SUPERPOSE = {"displacement": "traction", "von_mises": "|traction|"}
+
+
+def test_superposition_combines_the_responses_along_each_axis():
+    """Plates pulled along (0.6, 0.8) and (0, -0.25): the network sees |traction| only;
+    its outputs [3 unused, R (2 x 2), B (2 x 2)] give displacement R d and von Mises |B d|."""
+    adapter = FieldAdapter(ELASTICITY_SCHEMA, superpose=SUPERPOSE).eval()
+    assert adapter.out_dim == 3 + 4 + 4
+    batch = two_plates([(200.0, (0.6, 0.8)), (50.0, (0.0, -0.25))])
+    features = adapter.features(batch, batch.x, None, torch.zeros(4, 3))
+    assert features[:, :3].tolist() == [[200, 0, 0], [200, 1, 0], [50, 0, 0], [50, 0.25, 0]]
+    unused, R, B = [9.0, 9.0, 9.0], [1.0, 3.0, 2.0, 4.0], [3.0, 0.0, 0.0, 4.0]
+    output = torch.tensor([unused + R + B]).repeat(4, 1)
+    combined = adapter.normalized(batch, output, batch.x)
+    # R d: (1 * 0.6 + 3 * 0.8, 2 * 0.6 + 4 * 0.8); |B d| = |(3 * 0.6, 4 * 0.8)|
+    on_first = [3.0, 4.4, (1.8**2 + 3.2**2) ** 0.5]
+    on_second = [-3.0, -4.0, 4.0]
+    torch.testing.assert_close(combined, torch.tensor([on_first] * 2 + [on_second] * 2))
+
+
+def test_a_superposed_prediction_is_linear_in_the_load_direction():
+    """Whatever the weights: turning the load turns the response as the sum of the two
+    axis responses, and reversing it reverses the displacement but not the stress."""
+    torch.manual_seed(0)
+    module = SurrogateModule(
+        {"name": "meshgraphnet", "latent": 8, "blocks": 1}, ELASTICITY_SCHEMA,
+        {"num_levels": 1}, target_scales=SCALES, superpose=SUPERPOSE,
+    ).eval()  # fmt: skip
+    graph = mesh_graph(rectangle_with_holes(holes=[], h=0.5), num_levels=1)
+    n = graph.num_nodes
+    graph.node_type = torch.zeros(n, len(NODE_TYPES))
+    graph.node_type[:, NODE_TYPES.index("neumann")] = 1
+    support = (torch.rand(n, 1) > 0.5).float()
+
+    def predicted(tx, ty):
+        inputs = torch.cat([torch.full((n, 1), 100.0), support * torch.tensor([tx, ty])], 1)
+        return rollout(module, module.adapter, graph, inputs, torch.zeros(n, 3))[0]
+
+    along_x, along_y, turned = predicted(1.0, 0.0), predicted(0.0, 1.0), predicted(0.6, 0.8)
+    torch.testing.assert_close(turned[:, :2], 0.6 * along_x[:, :2] + 0.8 * along_y[:, :2])
+    reversed_ = predicted(-0.6, -0.8)
+    torch.testing.assert_close(reversed_[:, :2], -turned[:, :2])
+    torch.testing.assert_close(reversed_[:, 2], turned[:, 2])
+
+
+@pytest.mark.parametrize(
+    ("superpose", "message"),
+    [
+        ({"strain": "traction"}, "names 'strain', which the dataset does not predict"),
+        ({"displacement": "force"}, "'force', which is not an input"),
+        ({"von_mises": "|traction"}, "'|traction', which is not an input"),
+    ],
+)
+def test_bad_superpose_is_one_sentence(superpose, message):
+    with pytest.raises(InputError, match=message):
+        FieldAdapter(ELASTICITY_SCHEMA, superpose=superpose)
+    with pytest.raises(InputError, match="superpose is for steady problems"):
+        FieldAdapter(HEAT_SCHEMA, superpose={"u": "kappa"})
+
+
 @pytest.mark.parametrize(
     ("scales", "message"),
     [
