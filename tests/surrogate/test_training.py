@@ -95,6 +95,20 @@ def two_plates(loads):
     return Batch.from_data_list(graphs)
 
 
+def untrained_module_and_plate(**options):
+    """A small untrained MeshGraphNet surrogate of ELASTICITY_SCHEMA and a unit plate whose
+    nodes are all neumann."""
+    torch.manual_seed(0)
+    module = SurrogateModule(
+        {"name": "meshgraphnet", "latent": 8, "blocks": 1}, ELASTICITY_SCHEMA,
+        {"num_levels": 1}, **options,
+    ).eval()  # fmt: skip
+    graph = mesh_graph(rectangle_with_holes(holes=[], h=0.5), num_levels=1)
+    graph.node_type = torch.zeros(graph.num_nodes, len(NODE_TYPES))
+    graph.node_type[:, NODE_TYPES.index("neumann")] = 1
+    return module, graph
+
+
 def test_target_scales_are_per_sample_products_of_input_magnitudes():
     adapter = FieldAdapter(ELASTICITY_SCHEMA, target_scales=SCALES).eval()
     batch = two_plates([(200.0, (0.6, 0.8)), (50.0, (0.0, -0.25))])
@@ -109,15 +123,8 @@ def test_target_scales_are_per_sample_products_of_input_magnitudes():
 def test_a_scaled_prediction_is_linear_in_load_and_inverse_in_stiffness():
     """The network sees E / |E| and the traction's direction only, so a 3x load on a 2x
     stiffer plate gives 1.5x the displacement and 3x the stress, whatever the weights."""
-    torch.manual_seed(0)
-    module = SurrogateModule(
-        {"name": "meshgraphnet", "latent": 8, "blocks": 1}, ELASTICITY_SCHEMA,
-        {"num_levels": 1}, target_scales=SCALES,
-    ).eval()  # fmt: skip
-    graph = mesh_graph(rectangle_with_holes(holes=[], h=0.5), num_levels=1)
+    module, graph = untrained_module_and_plate(target_scales=SCALES)
     n = graph.num_nodes
-    graph.node_type = torch.zeros(n, len(NODE_TYPES))
-    graph.node_type[:, NODE_TYPES.index("neumann")] = 1
     base = torch.cat([torch.full((n, 1), 100.0), torch.rand(n, 2)], dim=1)
     stiffer = base * torch.tensor([2.0, 3.0, 3.0])
     given = torch.zeros(n, 3)
@@ -149,15 +156,8 @@ def test_superposition_combines_the_responses_along_each_axis():
 def test_a_superposed_prediction_is_linear_in_the_load_direction():
     """Whatever the weights: turning the load turns the response as the sum of the two
     axis responses, and reversing it reverses the displacement but not the stress."""
-    torch.manual_seed(0)
-    module = SurrogateModule(
-        {"name": "meshgraphnet", "latent": 8, "blocks": 1}, ELASTICITY_SCHEMA,
-        {"num_levels": 1}, target_scales=SCALES, superpose=SUPERPOSE,
-    ).eval()  # fmt: skip
-    graph = mesh_graph(rectangle_with_holes(holes=[], h=0.5), num_levels=1)
+    module, graph = untrained_module_and_plate(target_scales=SCALES, superpose=SUPERPOSE)
     n = graph.num_nodes
-    graph.node_type = torch.zeros(n, len(NODE_TYPES))
-    graph.node_type[:, NODE_TYPES.index("neumann")] = 1
     support = (torch.rand(n, 1) > 0.5).float()
 
     def predicted(tx, ty):
@@ -182,6 +182,9 @@ def test_a_superposed_prediction_is_linear_in_the_load_direction():
 def test_bad_superpose_is_one_sentence(superpose, message):
     with pytest.raises(InputError, match=message):
         FieldAdapter(ELASTICITY_SCHEMA, superpose=superpose)
+
+
+def test_superpose_on_a_transient_problem_is_one_sentence():
     with pytest.raises(InputError, match="superpose is for steady problems"):
         FieldAdapter(HEAT_SCHEMA, superpose={"u": "kappa"})
 
