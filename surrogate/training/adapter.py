@@ -66,7 +66,7 @@ class FieldAdapter(nn.Module):
 
     @property
     def out_dim(self) -> int:
-        return self.target_size + self.superposition.extra
+        return self.superposition.out_dim
 
     def pinned(self, graph: MeshGraph) -> torch.Tensor:
         """(N, C) True where the value is prescribed by a boundary condition."""

@@ -33,8 +33,8 @@ class Superposition:
     in the load input, {target: "|load|"} for the norm of one); an empty spec superposes
     nothing.
 
-    Network output layout: one channel per target as usual (unused for superposed ones),
-    then per superposed target its C x K responses (linear) or C x K x K matrices (norm)."""
+    Network output layout, target by target: C channels for a target as usual, C x K
+    responses for a superposed one (linear), C x K x K matrices for a norm."""
 
     def __init__(self, spec: dict[str, str] | None, schema: dict) -> None:
         spec = dict(spec or {})
@@ -44,57 +44,65 @@ class Superposition:
                 "superpose is for steady problems (a transient step also depends on the "
                 "state, so it is not linear in the load); remove it from the config."
             )
-        self.target_size = sum(size for _, size, _ in schema["targets"])
-        self._parts, self.extra = [], 0  # (target channels, load channels, norm?, first output)
+        unknown = sorted(set(spec) - set(targets))
+        if unknown:
+            raise InputError(
+                f"superpose names {', '.join(map(repr, unknown))}, which the dataset does not "
+                f"predict; expected targets among {', '.join(targets)}."
+            )
+        self._loads = {}  # target -> (load channels, norm?)
         for target, text in spec.items():
-            if target not in targets:
-                raise InputError(
-                    f"superpose names {target!r}, which the dataset does not predict; "
-                    f"expected targets among {', '.join(targets)}."
-                )
             match = _SPEC.fullmatch(text) if isinstance(text, str) else None
             if not match or match[1] != match[3] or match[2] not in inputs:
                 raise InputError(
                     f"superpose takes {target!r} as linear in {text!r}, which is not an input "
                     f"of the dataset or |input|; expected one of {', '.join(inputs)}."
                 )
-            channels, load, norm = targets[target], inputs[match[2]], bool(match[1])
-            components = load.stop - load.start
-            self._parts.append((channels, load, norm, self.target_size + self.extra))
-            self.extra += (channels.stop - channels.start) * components ** (2 if norm else 1)
+            self._loads[target] = (inputs[match[2]], bool(match[1]))
+        # (target channels, load channels or None, norm?, network output columns)
+        self._layout, column = [], 0
+        for name, channels in targets.items():
+            load, norm = self._loads.get(name, (None, False))
+            k = 1 if load is None else load.stop - load.start
+            width = (channels.stop - channels.start) * k ** (2 if norm else 1)
+            self._layout.append((channels, load, norm, slice(column, column + width)))
+            column += width
+        self.out_dim = column
 
     def load_shapes(self, inputs: torch.Tensor) -> torch.Tensor:
         """inputs with each superposed load replaced by its norm per node (first channel;
         the others 0): where the load acts and how strongly, not its direction."""
-        if not self._parts:
+        if not self._loads:
             return inputs
         shaped = inputs.clone()
-        for _, load, _, _ in self._parts:
+        for load, _ in self._loads.values():
             norm = inputs[:, load].norm(dim=1)
             shaped[:, load] = 0.0
             shaped[:, load.start] = norm
         return shaped
 
     def combine(self, graph, output: torch.Tensor, inputs: torch.Tensor, normalizer):
-        """(N, target_size) normalised targets from the network's (N, target_size + extra)
-        output. The output normaliser's mean / std is subtracted from each superposed
-        channel, so that its value in target units is exactly the combined response (zero
-        without a load)."""
-        if not self._parts:
+        """(N, C) normalised targets from the network's (N, out_dim) output. The output
+        normaliser's mean / std is subtracted from each superposed channel, so that its value
+        in target units is exactly the combined response (zero without a load)."""
+        if not self._loads:
             return output
         offset = (normalizer.mean / normalizer.std).to(output.dtype)
-        combined = output[:, : self.target_size].clone()
-        for channels, load, norm, first in self._parts:
+        pieces = []
+        for channels, load, norm, columns in self._layout:
+            if load is None:
+                pieces.append(output[:, columns])
+                continue
             direction = self._directions(graph, inputs[:, load])  # (N, K)
-            rows, size, k = len(output), channels.stop - channels.start, direction.shape[1]
-            shape = (rows, size, k, k) if norm else (rows, size, k)
-            responses = output[:, first : first + size * k ** (2 if norm else 1)].reshape(shape)
+            k = direction.shape[1]
+            shape = (len(output), -1, k, k) if norm else (len(output), -1, k)
+            responses = output[:, columns].reshape(shape)
             if norm:
                 value = torch.einsum("ncjk,nk->ncj", responses, direction).norm(dim=-1)
             else:
                 value = torch.einsum("nck,nk->nc", responses, direction)
-            combined[:, channels] = value - offset[channels]
-        return combined
+            pieces.append(value - offset[channels])
+        return torch.cat(pieces, dim=1)
 
     @staticmethod
     def _directions(graph, load: torch.Tensor) -> torch.Tensor:

@@ -138,19 +138,25 @@ SUPERPOSE = {"displacement": "traction", "von_mises": "|traction|"}
 
 def test_superposition_combines_the_responses_along_each_axis():
     """Plates pulled along (0.6, 0.8) and (0, -0.25): the network sees |traction| only;
-    its outputs [3 unused, R (2 x 2), B (2 x 2)] give displacement R d and von Mises |B d|."""
+    its outputs [R (2 x 2), B (2 x 2)] give displacement R d and von Mises |B d|."""
     adapter = FieldAdapter(ELASTICITY_SCHEMA, superpose=SUPERPOSE).eval()
-    assert adapter.out_dim == 3 + 4 + 4
+    assert adapter.out_dim == 4 + 4
     batch = two_plates([(200.0, (0.6, 0.8)), (50.0, (0.0, -0.25))])
     features = adapter.features(batch, batch.x, None, torch.zeros(4, 3))
     assert features[:, :3].tolist() == [[200, 0, 0], [200, 1, 0], [50, 0, 0], [50, 0.25, 0]]
-    unused, R, B = [9.0, 9.0, 9.0], [1.0, 3.0, 2.0, 4.0], [3.0, 0.0, 0.0, 4.0]
-    output = torch.tensor([unused + R + B]).repeat(4, 1)
+    R, B = [1.0, 3.0, 2.0, 4.0], [3.0, 0.0, 0.0, 4.0]
+    output = torch.tensor([R + B]).repeat(4, 1)
     combined = adapter.normalized(batch, output, batch.x)
     # R d: (1 * 0.6 + 3 * 0.8, 2 * 0.6 + 4 * 0.8); |B d| = |(3 * 0.6, 4 * 0.8)|
     on_first = [3.0, 4.4, (1.8**2 + 3.2**2) ** 0.5]
     on_second = [-3.0, -4.0, 4.0]
     torch.testing.assert_close(combined, torch.tensor([on_first] * 2 + [on_second] * 2))
+    # von Mises not superposed: its one column follows displacement's four, used as it is
+    mixed = FieldAdapter(ELASTICITY_SCHEMA, superpose={"displacement": "traction"}).eval()
+    assert mixed.out_dim == 4 + 1
+    predicted = mixed.normalized(batch, torch.tensor([R + [7.0]]).repeat(4, 1), batch.x)
+    torch.testing.assert_close(predicted[:, :2], combined[:, :2])
+    assert predicted[:, 2].tolist() == [7.0] * 4
 
 
 def test_a_superposed_prediction_is_linear_in_the_load_direction():
