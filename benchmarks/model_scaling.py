@@ -93,13 +93,13 @@ def _median(records: list[dict]) -> dict:
 def _ratios(rows: list[dict]) -> str:
     """The targets' figures: U-Net / MeshGraphNet forward time per mesh, and the growth of
     the U-Net's forward time per node from the smallest mesh to each larger one."""
-    forward = {(r["model"], r["size"]): r["time_s"] for r in rows
+    forward = {(r["model"], r["size"]): r for r in rows
                if r["mode"] == "forward" and "failed" not in r}  # fmt: skip
     sizes = [s for s in SIZES if ("unet", s) in forward]
-    lines = [f"U-Net / MeshGraphNet forward at {s}: {forward['unet', s] / forward['mgn', s]:.2f}x"
+    lines = [f"U-Net / MeshGraphNet forward at {s}: "
+             f"{forward['unet', s]['time_s'] / forward['mgn', s]['time_s']:.2f}x"
              for s in sizes if ("mgn", s) in forward]  # fmt: skip
-    per_node = {r["size"]: r["us_per_node"] for r in rows if r["model"] == "unet"
-                and r["mode"] == "forward" and "failed" not in r}  # fmt: skip
+    per_node = {s: forward["unet", s]["us_per_node"] for s in sizes}
     lines += [f"U-Net forward time per node, {sizes[0]} -> {s}: "
               f"{per_node[s] / per_node[sizes[0]]:.2f}x" for s in sizes[1:]]  # fmt: skip
     return "\n".join(lines)
