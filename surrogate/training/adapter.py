@@ -13,9 +13,7 @@ prescribed values in every prediction. A target with a declared scale
 (surrogate.training.scales) enters all of this divided by its sample's scale, and the
 prediction is multiplied back. A superposed target (surrogate.training.superposition) is
 predicted as its responses to each component of its load, combined with the load's
-direction, which the network does not see. An input named in `log_inputs` (a log-normal
-conductivity) is seen as its logarithm: the normaliser would otherwise squash its small
-values, which shape a diffusion most (gradients go as 1 / kappa), into one narrow band.
+direction, which the network does not see.
 """
 
 from __future__ import annotations
@@ -23,9 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from solvers.errors import InputError
 from surrogate.graph import MeshGraph
-from surrogate.metrics import field_slices
 from surrogate.nn.layers import OnlineNormalizer
 from surrogate.training.scales import TargetScales
 from surrogate.training.superposition import Superposition
@@ -38,8 +34,7 @@ class FieldAdapter(nn.Module):
     (surrogate.data.graphs.dataset_schema); `noise` is the standard deviation, in the
     targets' units, of the Gaussian noise added to the training state (transient only);
     `target_scales` ({target: "input * input / input"}) see surrogate.training.scales;
-    `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition;
-    `log_inputs` [input, ...] are seen as their natural logarithm (positive inputs)."""
+    `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition."""
 
     def __init__(
         self,
@@ -47,7 +42,6 @@ class FieldAdapter(nn.Module):
         noise: float = 0.0,
         target_scales: dict[str, str] | None = None,
         superpose: dict[str, str] | None = None,
-        log_inputs: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.schema, self.noise = schema, noise
@@ -55,9 +49,6 @@ class FieldAdapter(nn.Module):
         self.superposition = Superposition(superpose, schema)
         self.transient = bool(schema["transient"])
         self.input_size = sum(size for _, size in schema["inputs"])
-        self.log_names = list(log_inputs or [])
-        logged = _channels(schema, self.log_names, "log_inputs") if self.log_names else None
-        self.register_buffer("log_channels", logged, persistent=False)  # the config names them
         self.target_size = sum(size for _, size, _ in schema["targets"])
         pinned = [p for _, size, p in schema["targets"] for _ in range(size)]
         self.register_buffer("pinned_channels", torch.tensor(pinned, dtype=torch.bool))
@@ -92,25 +83,11 @@ class FieldAdapter(nn.Module):
         predicted time wherever they are pinned (other entries are ignored)."""
         scale, input_scale = self.scales(graph, inputs)
         pinned = self.pinned(graph)
-        shaped = self.superposition.load_shapes(inputs / input_scale)
-        parts = [self.input_norm(self._logarithms(shaped))]
+        parts = [self.input_norm(self.superposition.load_shapes(inputs / input_scale))]
         if self.transient:
             parts.append(self.value_norm.transform(state / scale))
         given = self.value_norm.transform(given / scale)
         return torch.cat([*parts, torch.where(pinned, given, 0.0), graph.node_type], dim=1)
-
-    def _logarithms(self, inputs: torch.Tensor) -> torch.Tensor:
-        """inputs with the log_inputs channels replaced by their natural logarithm."""
-        if self.log_channels is None:
-            return inputs
-        chosen = inputs[:, self.log_channels]
-        if not bool((chosen > 0).all()):  # one check per step, beside the loss's own
-            raise InputError(
-                f"model.log_inputs takes the logarithm of {', '.join(self.log_names)}, which "
-                f"has a value of {chosen.min().item():.6g}; expected positive values."
-            )
-        # the clamp only keeps the channels left as they are from turning into NaN
-        return torch.where(self.log_channels, inputs.clamp(min=1e-30).log(), inputs)
 
     def training_example(self, graph: MeshGraph):
         """(features, normalised target, loss mask) of a batch of dataset items; in
@@ -149,18 +126,3 @@ def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tenso
     """Mean squared error over the entries the mask keeps."""
     squared = (prediction - target) ** 2 * mask
     return squared.sum() / mask.sum().clamp(min=1)
-
-
-def _channels(schema: dict, names: list[str], option: str) -> torch.Tensor:
-    """(Ci,) True on the channels of the named inputs."""
-    inputs = field_slices(schema, "inputs")
-    unknown = sorted(set(names) - set(inputs))
-    if unknown:
-        raise InputError(
-            f"{option} names {', '.join(map(repr, unknown))}, which the dataset does not "
-            f"read; expected inputs among {', '.join(inputs) or '(none)'}."
-        )
-    mask = torch.zeros(sum(size for _, size in schema["inputs"]), dtype=torch.bool)
-    for name in names:
-        mask[inputs[name]] = True
-    return mask

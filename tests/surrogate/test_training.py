@@ -195,20 +195,6 @@ def test_superpose_on_a_transient_problem_is_one_sentence():
         FieldAdapter(HEAT_SCHEMA, superpose={"u": "kappa"})
 
 
-def test_log_inputs_are_seen_as_logarithms_and_must_be_positive():
-    """E is seen as log E (untrained normalisers are the identity), traction as it is."""
-    adapter = FieldAdapter(ELASTICITY_SCHEMA, log_inputs=["E"]).eval()
-    batch = two_plates([(200.0, (0.6, 0.8)), (50.0, (0.0, -0.25))])
-    features = adapter.features(batch, batch.x, None, torch.zeros(4, 3))
-    torch.testing.assert_close(features[:, 0], torch.tensor([200.0, 200, 50, 50]).log())
-    torch.testing.assert_close(features[:, 1:3], batch.x[:, 1:])
-    batch.x[2, 0] = 0.0
-    with pytest.raises(InputError, match="logarithm of E, which has a value of 0;"):
-        adapter.features(batch, batch.x, None, torch.zeros(4, 3))
-    with pytest.raises(InputError, match="log_inputs names 'G', which the dataset does not"):
-        FieldAdapter(ELASTICITY_SCHEMA, log_inputs=["G"])
-
-
 @pytest.mark.parametrize(
     ("scales", "message"),
     [
