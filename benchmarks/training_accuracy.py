@@ -2,10 +2,12 @@
 evaluated on its held-out test geometries.
 
 Generates the recipe's dataset if missing (data/RECIPE, resumable), trains every config
-for --minutes of wall time (runs/benchmarks/accuracy/NAME), evaluates best.ckpt on the test
+for --minutes of wall time (runs/benchmarks/accuracy/NAME, NAME the config's path under
+configs/ with - for /, e.g. small-poisson_holes), evaluates best.ckpt on the test
 split (relative L2 after --steps rollout steps, steady models predicting once; with
 --rmse-after, also MeshGraphNets' rollout RMSE over the first H steps), prints a
-Markdown table with the training time, steps and hardware, and writes JSON.
+Markdown table with the training time, steps and hardware, and writes
+runs/benchmarks/accuracy-NAME.json (NAME of the first config).
 
     python benchmarks/training_accuracy.py configs/poisson_holes.yaml \\
         configs/baselines/meshgraphnet_poisson_holes.yaml --samples 400 --minutes 15
@@ -59,7 +61,7 @@ def main() -> None:
         recipe = load_recipe(Path(settings["data"]["folder"]).name, args.set)
         folder = args.data or Path(settings["data"]["folder"])
         generate(recipe, folder, args.samples, workers=2, progress=False)
-        run = OUT / "accuracy" / config.stem
+        run = OUT / "accuracy" / _name(config)
         shutil.rmtree(run, ignore_errors=True)  # a previous run's best.ckpt must not count
         minutes = int(args.minutes), round(args.minutes % 1 * 60)
         started = time.perf_counter()
@@ -98,8 +100,15 @@ def main() -> None:
         print(f"| {r['config']} | {r['network']} | {r['parameters'] / 1e6:.2f}M | "
               f"{r['train_s'] / 60:.1f} min | {r['steps']} | {errors} "
               f"| {rmse or '-'} |")  # fmt: skip
-    result = OUT / f"accuracy-{args.configs[0].stem}.json"
+    result = OUT / f"accuracy-{_name(args.configs[0])}.json"
     result.write_text(json.dumps({"machine": hardware, "rows": rows}, indent=1))
+
+
+def _name(config: Path) -> str:
+    """configs/small/poisson_holes.yaml -> small-poisson_holes: configs of one name in
+    different folders keep their runs and results apart."""
+    parts = config.with_suffix("").parts
+    return "-".join(parts[parts.index("configs") + 1 :]) if "configs" in parts else config.stem
 
 
 def _options(items: list[str]) -> list[str]:
