@@ -13,9 +13,7 @@ prescribed values in every prediction. A target with a declared scale
 (surrogate.training.scales) enters all of this divided by its sample's scale, and the
 prediction is multiplied back. A superposed target (surrogate.training.superposition) is
 predicted as its responses to each component of its load, combined with the load's
-direction, which the network does not see. A mixed target
-(surrogate.training.mixture) is predicted as a weighted mean of its prescribed values,
-which the network does not see, plus a response to a source.
+direction, which the network does not see.
 """
 
 from __future__ import annotations
@@ -23,10 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from solvers.errors import InputError
 from surrogate.graph import MeshGraph
 from surrogate.nn.layers import OnlineNormalizer
-from surrogate.training.mixture import DirichletMixture
 from surrogate.training.scales import TargetScales
 from surrogate.training.superposition import Superposition
 
@@ -38,8 +34,7 @@ class FieldAdapter(nn.Module):
     (surrogate.data.graphs.dataset_schema); `noise` is the standard deviation, in the
     targets' units, of the Gaussian noise added to the training state (transient only);
     `target_scales` ({target: "input * input / input"}) see surrogate.training.scales;
-    `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition;
-    `dirichlet_mixture` ({target: source input or None}) see surrogate.training.mixture."""
+    `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition."""
 
     def __init__(
         self,
@@ -47,20 +42,11 @@ class FieldAdapter(nn.Module):
         noise: float = 0.0,
         target_scales: dict[str, str] | None = None,
         superpose: dict[str, str] | None = None,
-        dirichlet_mixture: dict[str, str | None] | None = None,
     ) -> None:
         super().__init__()
         self.schema, self.noise = schema, noise
         self.scales = TargetScales(target_scales, schema)
         self.superposition = Superposition(superpose, schema)
-        both = sorted(set(dirichlet_mixture or {}) & {*(target_scales or {}), *(superpose or {})})
-        if both:
-            raise InputError(
-                f"dirichlet_mixture and target_scales or superpose both name {', '.join(both)};"
-                " a target takes the mixture alone (it scales its source response itself)."
-            )
-        self.mixture = DirichletMixture(dirichlet_mixture, schema)
-        self.register_buffer("shown_given", ~self.mixture.hidden, persistent=False)
         self.transient = bool(schema["transient"])
         self.input_size = sum(size for _, size in schema["inputs"])
         self.target_size = sum(size for _, size, _ in schema["targets"])
@@ -80,7 +66,7 @@ class FieldAdapter(nn.Module):
 
     @property
     def out_dim(self) -> int:
-        return self.superposition.out_dim + self.mixture.out_dim
+        return self.superposition.out_dim
 
     def pinned(self, graph: MeshGraph) -> torch.Tensor:
         """(N, C) True where the value is prescribed by a boundary condition."""
@@ -96,9 +82,8 @@ class FieldAdapter(nn.Module):
         """(N, in_dim) network input; `given` (N, C) holds the targets' values at the
         predicted time wherever they are pinned (other entries are ignored)."""
         scale, input_scale = self.scales(graph, inputs)
-        inputs = inputs / (input_scale * self.mixture.input_scale(graph, inputs))
-        pinned = self.pinned(graph) & self.shown_given
-        parts = [self.input_norm(self.superposition.load_shapes(inputs))]
+        pinned = self.pinned(graph)
+        parts = [self.input_norm(self.superposition.load_shapes(inputs / input_scale))]
         if self.transient:
             parts.append(self.value_norm.transform(state / scale))
         given = self.value_norm.transform(given / scale)
@@ -121,21 +106,17 @@ class FieldAdapter(nn.Module):
             target = self.output_norm(graph.y / scale)
         return self.features(graph, inputs, state, graph.y), target, free
 
-    def normalized(self, graph, output, inputs, given) -> torch.Tensor:
+    def normalized(self, graph, output, inputs) -> torch.Tensor:
         """(N, C) normalised targets (or changes) from the network output (N, out_dim) for
-        the graph's raw inputs (N, Ci) and the targets' prescribed values given (N, C)."""
-        split = self.superposition.out_dim
-        values = self.superposition.combine(graph, output[:, :split], inputs, self.output_norm)
-        return self.mixture.combine(
-            graph, values, output[:, split:], inputs, given, self.pinned(graph), self.output_norm
-        )
+        the graph's raw inputs (N, Ci)."""
+        return self.superposition.combine(graph, output, inputs, self.output_norm)
 
     def predict(self, graph, output, inputs, state, given) -> torch.Tensor:
         """(N, C) targets in their units: the network output un-normalised and scaled
         (added to the state when transient), with pinned entries set to their given
         values."""
         scale, _ = self.scales(graph, inputs)
-        value = self.output_norm.inverse(self.normalized(graph, output, inputs, given)) * scale
+        value = self.output_norm.inverse(self.normalized(graph, output, inputs)) * scale
         if self.transient:
             value = state + value
         return torch.where(self.pinned(graph), given, value)

@@ -29,10 +29,8 @@ class SurrogateModule(L.LightningModule):
     schema and hierarchy: the dataset's (the CLI links them from the data module);
     noise: training-state noise in target units (transient); target_scales: per-sample
     scales of targets linear in a load (surrogate.training.scales); superpose: targets
-    predicted per load component (surrogate.training.superposition); dirichlet_mixture:
-    targets predicted as a mixture of their prescribed values plus a source response
-    (surrogate.training.mixture); lr decays exponentially from lr to lr_final over
-    decay_steps; validation rolls out rollout_steps steps."""
+    predicted per load component (surrogate.training.superposition); lr decays exponentially
+    from lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""
 
     def __init__(
         self,
@@ -42,7 +40,6 @@ class SurrogateModule(L.LightningModule):
         noise: float = 0.0,
         target_scales: dict[str, str] | None = None,
         superpose: dict[str, str] | None = None,
-        dirichlet_mixture: dict[str, str | None] | None = None,
         lr: float = 1e-3,
         lr_final: float = 1e-5,
         decay_steps: int = 10_000,
@@ -55,7 +52,7 @@ class SurrogateModule(L.LightningModule):
                 f"the network needs {levels_needed(network)} hierarchy levels but the data "
                 f"builds {hierarchy.get('num_levels', 4)}; set data.hierarchy.num_levels."
             )
-        self.adapter = FieldAdapter(schema, noise, target_scales, superpose, dirichlet_mixture)
+        self.adapter = FieldAdapter(schema, noise, target_scales, superpose)
         try:
             self.network = build_network(
                 network, self.adapter.in_dim, self.adapter.out_dim, schema["dim"]
@@ -73,7 +70,7 @@ class SurrogateModule(L.LightningModule):
         inputs, _ = self.adapter.split(graph.x)
         features, target, free = self.adapter.training_example(graph)
         graph.x = features
-        prediction = self.adapter.normalized(graph, self.forward(graph), inputs, graph.y)
+        prediction = self.adapter.normalized(graph, self.forward(graph), inputs)
         loss = masked_mse(prediction, target, free)
         if not torch.isfinite(loss):
             raise TrainingDiverged(

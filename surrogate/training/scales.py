@@ -70,10 +70,13 @@ class TargetScales:
         when nothing is scaled: no work on every step of the models that need none)."""
         if not self._powers:
             return 1.0, 1.0
-        magnitude = {
-            name: sample_magnitudes(graph, inputs[:, self._inputs[name]])
-            for name in self._scaled_inputs
-        }
+        batch, count = samples_of(graph, inputs)
+        magnitude = {}
+        for name in self._scaled_inputs:
+            norms = inputs[:, self._inputs[name]].norm(dim=1)
+            largest = norms.new_zeros(count).scatter_reduce(0, batch, norms, "amax")
+            # A sample without that load (all zeros) is left unscaled rather than divided by 0.
+            magnitude[name] = torch.where(largest > 0, largest, 1.0)[batch]
         input_scale = inputs.new_ones(len(inputs), self.input_size)
         for name in self._scaled_inputs:
             input_scale[:, self._inputs[name]] = magnitude[name][:, None]
@@ -91,13 +94,3 @@ def samples_of(graph, values: torch.Tensor) -> tuple[torch.Tensor, int]:
     if batch is None:
         return torch.zeros(len(values), dtype=torch.long, device=values.device), 1
     return batch, graph.num_graphs  # a count kept on the host: no device synchronisation
-
-
-def sample_magnitudes(graph, values: torch.Tensor, if_zero: float = 1.0) -> torch.Tensor:
-    """(N,) the largest Euclidean norm of values (N, K) over each node's sample; if_zero
-    for a sample where they are all zero (by default 1: left unscaled rather than divided
-    by 0)."""
-    batch, count = samples_of(graph, values)
-    norms = values.norm(dim=1)
-    largest = norms.new_zeros(count).scatter_reduce(0, batch, norms, "amax")
-    return torch.where(largest > 0, largest, if_zero)[batch]

@@ -146,7 +146,7 @@ def test_superposition_combines_the_responses_along_each_axis():
     assert features[:, :3].tolist() == [[200, 0, 0], [200, 1, 0], [50, 0, 0], [50, 0.25, 0]]
     R, B = [1.0, 3.0, 2.0, 4.0], [3.0, 0.0, 0.0, 4.0]
     output = torch.tensor([R + B]).repeat(4, 1)
-    combined = adapter.normalized(batch, output, batch.x, torch.zeros(4, 3))
+    combined = adapter.normalized(batch, output, batch.x)
     # R d: (1 * 0.6 + 3 * 0.8, 2 * 0.6 + 4 * 0.8); |B d| = |(3 * 0.6, 4 * 0.8)|
     on_first = [3.0, 4.4, (1.8**2 + 3.2**2) ** 0.5]
     on_second = [-3.0, -4.0, 4.0]
@@ -154,8 +154,7 @@ def test_superposition_combines_the_responses_along_each_axis():
     # von Mises not superposed: its one column follows displacement's four, used as it is
     mixed = FieldAdapter(ELASTICITY_SCHEMA, superpose={"displacement": "traction"}).eval()
     assert mixed.out_dim == 4 + 1
-    output = torch.tensor([R + [7.0]]).repeat(4, 1)
-    predicted = mixed.normalized(batch, output, batch.x, torch.zeros(4, 3))
+    predicted = mixed.normalized(batch, torch.tensor([R + [7.0]]).repeat(4, 1), batch.x)
     torch.testing.assert_close(predicted[:, :2], combined[:, :2])
     assert predicted[:, 2].tolist() == [7.0] * 4
 
