@@ -3,13 +3,15 @@ node features the generic network sees, how they are normalised, which outputs t
 counts, and how a prediction becomes the next state.
 
 Node features, all per node:
-    [inputs (normalised), state at t (transient only, normalised),
+    [inputs (normalised), state at t (transient only, normalised, direct targets left out),
      prescribed values of the pinned targets at the predicted time (0 elsewhere),
      node type one-hot]
 The network predicts the normalised targets (steady) or their normalised change over one
-step (transient). Pinned entries, a pinned target field on a dirichlet, inflow, wall or
-obstacle node, are given to the network, left out of the loss and overwritten with the
-prescribed values in every prediction. A target with a declared scale
+step (transient), except direct targets (the pressure of incompressible flow, a function of
+the velocity rather than a state of its own), which are predicted as values and not fed back
+as state, as in MeshGraphNets' cylinder_flow. Pinned entries, a pinned target field on a
+dirichlet, inflow, wall or obstacle node, are given to the network, left out of the loss
+and overwritten with the prescribed values in every prediction. A target with a declared scale
 (surrogate.training.scales) enters all of this divided by its sample's scale, and the
 prediction is multiplied back. A superposed target (surrogate.training.superposition) is
 predicted as its responses to each component of its load, combined with the load's
@@ -21,7 +23,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from solvers.errors import InputError
 from surrogate.graph import MeshGraph
+from surrogate.metrics import field_slices
 from surrogate.nn.layers import OnlineNormalizer
 from surrogate.training.scales import TargetScales
 from surrogate.training.superposition import Superposition
@@ -34,7 +38,8 @@ class FieldAdapter(nn.Module):
     (surrogate.data.graphs.dataset_schema); `noise` is the standard deviation, in the
     targets' units, of the Gaussian noise added to the training state (transient only);
     `target_scales` ({target: "input * input / input"}) see surrogate.training.scales;
-    `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition."""
+    `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition;
+    `direct` (target names, transient only) are predicted as values, not changes."""
 
     def __init__(
         self,
@@ -42,6 +47,7 @@ class FieldAdapter(nn.Module):
         noise: float = 0.0,
         target_scales: dict[str, str] | None = None,
         superpose: dict[str, str] | None = None,
+        direct: list[str] | None = None,
     ) -> None:
         super().__init__()
         self.schema, self.noise = schema, noise
@@ -52,6 +58,7 @@ class FieldAdapter(nn.Module):
         self.target_size = sum(size for _, size, _ in schema["targets"])
         pinned = [p for _, size, p in schema["targets"] for _ in range(size)]
         self.register_buffer("pinned_channels", torch.tensor(pinned, dtype=torch.bool))
+        self.register_buffer("integrated", _integrated_channels(direct, schema))
         types = schema["node_types"]
         pinned_types = [name in PINNED_TYPES for name in types]
         self.register_buffer("pinned_types", torch.tensor(pinned_types, dtype=torch.bool))
@@ -61,7 +68,7 @@ class FieldAdapter(nn.Module):
 
     @property
     def in_dim(self) -> int:
-        state = self.target_size if self.transient else 0
+        state = int(self.integrated.sum()) if self.transient else 0
         return self.input_size + state + self.target_size + len(self.schema["node_types"])
 
     @property
@@ -85,7 +92,7 @@ class FieldAdapter(nn.Module):
         pinned = self.pinned(graph)
         parts = [self.input_norm(self.superposition.load_shapes(inputs / input_scale))]
         if self.transient:
-            parts.append(self.value_norm.transform(state / scale))
+            parts.append(self.value_norm.transform(state / scale)[:, self.integrated])
         given = self.value_norm.transform(given / scale)
         return torch.cat([*parts, torch.where(pinned, given, 0.0), graph.node_type], dim=1)
 
@@ -101,7 +108,7 @@ class FieldAdapter(nn.Module):
             if self.training and self.noise > 0:
                 state = state + self.noise * torch.randn_like(state) * free
             # the noisy state must still reach y
-            target = self.output_norm((graph.y - state) / scale)
+            target = self.output_norm((graph.y - state * self.integrated) / scale)
         else:
             target = self.output_norm(graph.y / scale)
         return self.features(graph, inputs, state, graph.y), target, free
@@ -118,8 +125,26 @@ class FieldAdapter(nn.Module):
         scale, _ = self.scales(graph, inputs)
         value = self.output_norm.inverse(self.normalized(graph, output, inputs)) * scale
         if self.transient:
-            value = state + value
+            value = state * self.integrated + value
         return torch.where(self.pinned(graph), given, value)
+
+
+def _integrated_channels(direct: list[str] | None, schema: dict) -> torch.Tensor:
+    """(C,) True for the target channels a transient model predicts as changes."""
+    direct = list(direct or [])
+    targets = field_slices(schema)
+    unknown = sorted(set(direct) - set(targets))
+    if unknown:
+        raise InputError(
+            f"direct names {', '.join(unknown)}, which the dataset does not predict; "
+            f"expected targets among {', '.join(targets)}."
+        )
+    if direct and not schema["transient"]:
+        raise InputError("direct is for transient problems; a steady model predicts values.")
+    integrated = torch.ones(sum(size for _, size, _ in schema["targets"]), dtype=torch.bool)
+    for name in direct:
+        integrated[targets[name]] = False
+    return integrated
 
 
 def masked_mse(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor):

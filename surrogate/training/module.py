@@ -29,7 +29,8 @@ class SurrogateModule(L.LightningModule):
     schema and hierarchy: the dataset's (the CLI links them from the data module);
     noise: training-state noise in target units (transient); target_scales: per-sample
     scales of targets linear in a load (surrogate.training.scales); superpose: targets
-    predicted per load component (surrogate.training.superposition); lr decays exponentially
+    predicted per load component (surrogate.training.superposition); direct: transient
+    targets predicted as values, not changes (surrogate.training.adapter); lr decays exponentially
     from lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""
 
     def __init__(
@@ -40,6 +41,7 @@ class SurrogateModule(L.LightningModule):
         noise: float = 0.0,
         target_scales: dict[str, str] | None = None,
         superpose: dict[str, str] | None = None,
+        direct: list[str] | None = None,
         lr: float = 1e-3,
         lr_final: float = 1e-5,
         decay_steps: int = 10_000,
@@ -52,7 +54,7 @@ class SurrogateModule(L.LightningModule):
                 f"the network needs {levels_needed(network)} hierarchy levels but the data "
                 f"builds {hierarchy.get('num_levels', 4)}; set data.hierarchy.num_levels."
             )
-        self.adapter = FieldAdapter(schema, noise, target_scales, superpose)
+        self.adapter = FieldAdapter(schema, noise, target_scales, superpose, direct)
         try:
             self.network = build_network(
                 network, self.adapter.in_dim, self.adapter.out_dim, schema["dim"]

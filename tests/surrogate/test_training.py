@@ -78,6 +78,34 @@ def test_noise_perturbs_free_state_only_and_the_target_still_reaches_y():
     torch.testing.assert_close(noisy_state + delta, graph.y)
 
 
+def test_a_direct_target_is_predicted_as_a_value_and_not_fed_back():
+    """q direct (as the pressure of incompressible flow): its state at t is no feature, its
+    target is its value at t + 1, and a prediction does not add the state to it."""
+    adapter = FieldAdapter(HEAT_SCHEMA, direct=["q"]).eval()
+    graph = square_graph(["dirichlet", "neumann"], [[1.0, 5.0, 7.0], [2.0, 6.0, 8.0]],
+                         [[9.0, 1.0], [3.0, 4.0]])  # fmt: skip
+    assert adapter.in_dim == 1 + 1 + 2 + len(NODE_TYPES)
+    features, target, _ = adapter.training_example(graph)
+    assert features[:, :2].tolist() == [[1.0, 5.0], [2.0, 6.0]]  # kappa, u at t; no q
+    assert target.tolist() == [[4.0, 1.0], [-3.0, 4.0]]  # u: y - state; q: y
+    state = graph.x[:, 1:]
+    output = torch.tensor([[0.5, 2.0], [0.5, 3.0]])
+    predicted = adapter.predict(graph, output, graph.x[:, :1], state, graph.y)
+    assert predicted.tolist() == [[9.0, 2.0], [6.5, 3.0]]
+
+
+@pytest.mark.parametrize(
+    ("schema", "direct", "message"),
+    [
+        (HEAT_SCHEMA, ["p"], "direct names p, which the dataset does not predict"),
+        ({**HEAT_SCHEMA, "transient": False}, ["q"], "direct is for transient problems"),
+    ],
+)
+def test_bad_direct_is_one_sentence(schema, direct, message):
+    with pytest.raises(InputError, match=message):
+        FieldAdapter(schema, direct=direct)
+
+
 ELASTICITY_SCHEMA = {
     "transient": False, "dim": 2, "inputs": [["E", 1], ["traction", 2]],
     "targets": [["displacement", 2, True], ["von_mises", 1, False]],
