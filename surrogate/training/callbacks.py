@@ -25,10 +25,16 @@ class LastCheckpoint(Checkpoint):
 
     def on_validation_end(self, trainer, module) -> None:
         if not trainer.sanity_checking:
-            trainer.save_checkpoint(self.path)
+            self._save(trainer)
 
     def on_train_end(self, trainer, module) -> None:
-        trainer.save_checkpoint(self.path)
+        self._save(trainer)
+
+    def _save(self, trainer) -> None:
+        # The full state (optimizer, schedule, loops) for --resume. Saying so explicitly
+        # also keeps Lightning from logging "`weights_only` was not set, defaulting to
+        # False", which reads like an unsafe load; loading is always weights_only=True.
+        trainer.save_checkpoint(self.path, weights_only=False)
 
 
 class LossCurve(L.Callback):
