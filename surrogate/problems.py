@@ -19,7 +19,7 @@ from solvers import Mesh
 from solvers.errors import ProblemError
 from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
 from solvers.taylor_hood import circular_parts
-from surrogate.data.families import grad_div_penalty, ramped
+from surrogate.data.families import grad_div_penalty, ramped, record_start
 from surrogate.data.graphs import ROLE_OF_NAME
 from surrogate.data.sample import Sample
 
@@ -220,9 +220,11 @@ def _elasticity(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
 
 
 def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
-    """Channel flow from rest: a parabolic inflow on `inlet` (peak speed from --dirichlet
-    inlet=PEAK, default the recipe's mid-range Reynolds number), ramped up over the recipe's
-    ramp time; no slip on `walls` and `obstacle`; `outlet` free."""
+    """Channel flow: a parabolic inflow on `inlet` (peak speed from --dirichlet inlet=PEAK,
+    default the recipe's mid-range Reynolds number), ramped up from rest over the recipe's
+    ramp time; no slip on `walls` and `obstacle`; `outlet` free. The rollout starts where
+    the recipe's trajectories do, at its `record_from` time, from the reference solver's
+    state there (from rest) or from the given initial velocity."""
     params = schema["parameters"]
     roles = {p: ROLE_OF_NAME.get(p) for p in mesh.boundary_parts}
     missing = {"inlet", "outlet", "walls", "obstacle"} - set(mesh.boundary_parts)
@@ -244,22 +246,33 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
     obstacle_y = mesh.points[mesh.part_nodes("obstacle"), 1]
     penalty = grad_div_penalty(params, peak / 1.5, float(obstacle_y.max() - obstacle_y.min()))
 
+    dt = schema["dt"]
+    start = record_start(params) * dt
+
     def given(steps: int) -> np.ndarray:
         values = np.zeros((steps, mesh.num_nodes, 3))  # velocity (2), pressure (never pinned)
         for k in range(steps):
-            values[k, nodes, :2] = inflow(mesh.points[nodes], schema["dt"] * (k + 1))
+            values[k, nodes, :2] = inflow(mesh.points[nodes], start + dt * (k + 1))
         return values  # walls and obstacle: zero
 
-    state = np.zeros((mesh.num_nodes, 3))  # from rest unless a velocity is given
-    if initial is not None:
-        state[:, :2] = _initial_state(initial, state[:, :2], np.zeros(0, dtype=int))
-
-    def solve(steps: int) -> np.ndarray:
+    def flow(steps: int, u0=None, t0: float = 0.0):
         problem = FlowProblem(mesh, params["viscosity"], velocity, "obstacle",
                               circular_parts(mesh), penalty)  # fmt: skip
-        flow = navier_stokes(problem, schema["dt"], steps, u0=state[:, :2],
-                             max_cfl=params["max_cfl"])  # fmt: skip
-        return np.concatenate([flow.velocity, flow.pressure[..., None]], axis=-1)[1:]
+        return navier_stokes(problem, dt, steps, u0=u0, max_cfl=params["max_cfl"], t0=t0)
+
+    state = np.zeros((mesh.num_nodes, 3))
+    u0 = None  # the start in P2 values, when the solver made it
+    if initial is not None:
+        state[:, :2] = _initial_state(initial, state[:, :2], np.zeros(0, dtype=int))
+        u0 = state[:, :2]
+    elif start > 0:
+        startup = flow(record_start(params))
+        state = np.concatenate([startup.velocity[-1], startup.pressure[-1, :, None]], axis=1)
+        u0 = startup.velocity_p2[-1]
+
+    def solve(steps: int) -> np.ndarray:
+        history = flow(steps, u0, start)
+        return np.concatenate([history.velocity, history.pressure[..., None]], axis=-1)[1:]
 
     return Setup(np.zeros((mesh.num_nodes, 0)), given, state, roles, solve)
 

@@ -14,7 +14,7 @@ TINY = {
     "poisson_holes": [],
     "heat_holes": ["steps=3"],
     "elasticity_holes": [],
-    "cylinder_flow": ["steps=3"],
+    "cylinder_flow": ["steps=3", "record_from=0.02"],
     "poisson_box_holes": [],
 }
 # Shrinks any config to a few seconds of training.

@@ -22,7 +22,7 @@ TINY = {  # overrides that make each bundled recipe fast
     "poisson_holes": ["h=0.15"],
     "heat_holes": ["h=0.15", "steps=3"],
     "elasticity_holes": ["h=0.15"],
-    "cylinder_flow": ["h=0.1", "h_obstacle=0.04", "steps=2"],
+    "cylinder_flow": ["h=0.1", "h_obstacle=0.04", "steps=2", "record_from=0.02"],
     "poisson_box_holes": ["h=0.35"],
 }
 
@@ -68,6 +68,20 @@ def test_every_bundled_recipe_generates_valid_samples(tmp_path, name):
     assert sample.transient == recipe["transient"]
     assert set(sample.meta["part_roles"]) == set(sample.mesh.boundary_parts)
     assert manifest["samples"][0]["seed"] == sample.meta["seed"]
+
+
+def test_cylinder_flow_saves_the_tail_of_its_run_from_rest(tmp_path):
+    """Saving from record_from on keeps the same states as saving from rest on."""
+    base = ["h=0.1", "h_obstacle=0.04"]
+    runs = {"late": ["steps=2", "record_from=0.02"], "all": ["steps=4", "record_from=0"]}
+    for name, overrides in runs.items():
+        recipe = load_recipe("cylinder_flow", [*base, *overrides])
+        generate(recipe, tmp_path / name, samples=1, progress=False)
+    late, full = (read_sample(sample_path(tmp_path / name, 0)) for name in runs)
+    np.testing.assert_allclose(late.times, full.times[2:])
+    for name in ("velocity", "pressure"):
+        np.testing.assert_array_equal(late.fields[name], full.fields[name][2:])
+    assert np.abs(late.fields["velocity"][0]).max() > 0  # not at rest
 
 
 def test_results_do_not_depend_on_workers_or_shards(tmp_path):
@@ -161,7 +175,7 @@ def test_refusals_are_one_sentence(tmp_path, capsys, args, message):
 
 def test_diverging_samples_are_named_and_the_others_written(tmp_path, capsys):
     overrides = ["h=0.1", "h_obstacle=0.04", "steps=3", "dt=0.1", "ramp=0", "max_cfl=1000",
-                 "reynolds=[1.0, 3000.0]", "grad_div=0"]  # fmt: skip
+                 "reynolds=[1.0, 3000.0]", "grad_div=0", "record_from=0"]  # fmt: skip
     recipe_file = tmp_path / "recipe.yaml"  # samples 0 and 1 (Re ~2000) diverge, 2 does not
     recipe_file.write_text(json.dumps(load_recipe("cylinder_flow", overrides)))
     out = tmp_path / "d"

@@ -61,7 +61,9 @@ def test_heat_rollout_longer_than_training_exports_a_paraview_series(checkpoints
         assert (out / picture).stat().st_size > 1000
 
 
-def test_cylinder_flow_rollout_pins_the_ramped_inflow(checkpoints, tmp_path, monkeypatch):
+def test_cylinder_flow_rollout_starts_where_the_recipe_records(checkpoints, tmp_path, monkeypatch):
+    """The tiny recipe records from t = 0.02: the solver runs from rest to there, and the
+    rollout and the reference go on from its state with the ramped inflow pinned."""
     penalties = []  # the reference solver gets the recipe's grad-div penalty
 
     def flow_problem(*args):
@@ -82,12 +84,18 @@ def test_cylinder_flow_rollout_pins_the_ramped_inflow(checkpoints, tmp_path, mon
     inlet = geometry.channel_with_obstacle(h=0.06).part_nodes("inlet")
     y = grid.points[inlet, 1]
     s = (y - y.min()) / (y.max() - y.min())
-    ramp = 0.04 / 0.5  # t / ramp time of the recipe
+    ramp = (0.02 + 0.04) / 0.5  # t / ramp time of the recipe
     expected = 4 * 1.2 * s * (1 - s) * ramp**2 * (3 - 2 * ramp)
     np.testing.assert_allclose(velocity[inlet, 0], expected, atol=1e-6)
     np.testing.assert_allclose(velocity[inlet, 0], grid.point_data["velocity_reference"][inlet, 0],
                                atol=1e-6)  # fmt: skip
-    assert penalties == [pytest.approx(0.2 * 0.8 * 0.1, rel=0.05)]  # mean speed 1.2 / 1.5
+    # the start-up run and the reference, each with the penalty for mean speed 1.2 / 1.5
+    assert penalties == [pytest.approx(0.2 * 0.8 * 0.1, rel=0.05)] * 2
+    reader.set_active_time_point(0)
+    start = reader.read()[0]
+    assert np.abs(start.point_data["velocity"]).max() > 1e-4  # the start-up run's state, not rest
+    np.testing.assert_array_equal(start.point_data["velocity"],
+                                  start.point_data["velocity_reference"])  # fmt: skip
 
 
 def test_steady_model_predicts_once_on_a_mesh_file(checkpoints, tmp_path):
