@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from solvers.errors import InputError
+
 
 def _array(values) -> np.ndarray:
     if torch.is_tensor(values):
@@ -19,6 +21,18 @@ def field_slices(schema: dict, role: str = "targets") -> dict[str, slice]:
         slices[name] = slice(start, start + size)
         start += size
     return slices
+
+
+def named_target_slices(option: str, names, schema: dict) -> dict[str, slice]:
+    """field_slices of the targets, after checking that a model option names only targets."""
+    targets = field_slices(schema)
+    unknown = sorted(set(names) - set(targets))
+    if unknown:
+        raise InputError(
+            f"{option} names {', '.join(unknown)}, which the dataset does not predict; "
+            f"expected targets among {', '.join(targets)}."
+        )
+    return targets
 
 
 def relative_l2(prediction, truth) -> float:

@@ -25,7 +25,7 @@ from torch import nn
 
 from solvers.errors import InputError
 from surrogate.graph import MeshGraph
-from surrogate.metrics import field_slices
+from surrogate.metrics import named_target_slices
 from surrogate.nn.layers import OnlineNormalizer
 from surrogate.training.scales import TargetScales
 from surrogate.training.superposition import Superposition
@@ -132,13 +132,7 @@ class FieldAdapter(nn.Module):
 def _integrated_channels(direct: list[str] | None, schema: dict) -> torch.Tensor:
     """(C,) True for the target channels a transient model predicts as changes."""
     direct = list(direct or [])
-    targets = field_slices(schema)
-    unknown = sorted(set(direct) - set(targets))
-    if unknown:
-        raise InputError(
-            f"direct names {', '.join(unknown)}, which the dataset does not predict; "
-            f"expected targets among {', '.join(targets)}."
-        )
+    targets = named_target_slices("direct", direct, schema)
     if direct and not schema["transient"]:
         raise InputError("direct is for transient problems; a steady model predicts values.")
     integrated = torch.ones(sum(size for _, size, _ in schema["targets"]), dtype=torch.bool)

@@ -93,5 +93,6 @@ def train(options: list[str]) -> int:
     last = run_folder(cli.config) / "checkpoints" / "last.ckpt"
     if cli.config["resume"] and not last.exists():
         raise InputError(f"--resume: {last} does not exist; nothing to continue from.")
-    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=last if cli.config["resume"] else None)
+    resume_from = last if cli.config["resume"] else None
+    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=resume_from, weights_only=True)
     return cli.trainer.global_step

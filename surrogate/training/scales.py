@@ -17,7 +17,7 @@ import re
 import torch
 
 from solvers.errors import InputError
-from surrogate.metrics import field_slices
+from surrogate.metrics import field_slices, named_target_slices
 
 _EXPRESSION = re.compile(r"\s*\w+(\s*[*/]\s*\w+)*\s*")
 
@@ -51,13 +51,7 @@ class TargetScales:
     def __init__(self, spec: dict[str, str] | None, schema: dict) -> None:
         spec = dict(spec or {})
         self._inputs = field_slices(schema, "inputs")
-        targets = field_slices(schema)
-        unknown = sorted(set(spec) - set(targets))
-        if unknown:
-            raise InputError(
-                f"target_scales names {', '.join(unknown)}, which the dataset does not "
-                f"predict; expected targets among {', '.join(targets)}."
-            )
+        targets = named_target_slices("target_scales", spec, schema)
         self._powers = [
             (targets[name], parse_scale(text, list(self._inputs))) for name, text in spec.items()
         ]
