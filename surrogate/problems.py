@@ -246,8 +246,8 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
     obstacle_y = mesh.points[mesh.part_nodes("obstacle"), 1]
     penalty = grad_div_penalty(params, peak / 1.5, float(obstacle_y.max() - obstacle_y.min()))
 
-    dt = schema["dt"]
-    start = record_start(params) * dt
+    dt, startup_steps = schema["dt"], record_start(params)
+    start = startup_steps * dt
 
     def given(steps: int) -> np.ndarray:
         values = np.zeros((steps, mesh.num_nodes, 3))  # velocity (2), pressure (never pinned)
@@ -265,8 +265,8 @@ def _cylinder_flow(schema, mesh, dirichlet, inputs, traction, initial) -> Setup:
     if initial is not None:
         state[:, :2] = _initial_state(initial, state[:, :2], np.zeros(0, dtype=int))
         u0 = state[:, :2]
-    elif start > 0:
-        startup = flow(record_start(params))
+    elif startup_steps:
+        startup = flow(startup_steps)
         state = np.concatenate([startup.velocity[-1], startup.pressure[-1, :, None]], axis=1)
         u0 = startup.velocity_p2[-1]
 
