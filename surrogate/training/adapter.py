@@ -3,8 +3,9 @@ node features the generic network sees, how they are normalised, which outputs t
 counts, and how a prediction becomes the next state.
 
 Node features, all per node:
-    [inputs (normalised), state at t (transient only, normalised, direct targets left out),
-     prescribed values of the pinned targets at the predicted time (0 elsewhere),
+    [inputs (normalised), log magnitudes of the pinned targets that scale others (only
+     with such scales, normalised), state at t (transient only, normalised, direct targets
+     left out), prescribed values of the pinned targets at the predicted time (0 elsewhere),
      node type one-hot]
 The network predicts the normalised targets (steady) or their normalised change over one
 step (transient), except direct targets (the pressure of incompressible flow, a function of
@@ -36,8 +37,9 @@ PINNED_TYPES = ("dirichlet", "inflow", "wall", "obstacle")
 class FieldAdapter(nn.Module):
     """Features, normalisers, loss mask and time stepping for one dataset schema
     (surrogate.data.graphs.dataset_schema); `noise` is the standard deviation, in the
-    targets' units, of the Gaussian noise added to the training state (transient only);
-    `target_scales` ({target: "input * input / input"}) see surrogate.training.scales;
+    targets' units (of its sample's scale for a scaled target), of the Gaussian noise added
+    to the training state (transient only); `target_scales` ({target: "name * name /
+    name"}, inputs or pinned targets) see surrogate.training.scales;
     `superpose` ({target: "load" or "|load|"}) see surrogate.training.superposition;
     `direct` (target names, transient only) are predicted as values, not changes."""
 
@@ -65,11 +67,14 @@ class FieldAdapter(nn.Module):
         self.input_norm = OnlineNormalizer(self.input_size)
         self.value_norm = OnlineNormalizer(self.target_size)  # target values (state, given)
         self.output_norm = OnlineNormalizer(self.target_size)  # what the network predicts
+        if self.scales.scaled_targets:  # only then: checkpoints of other models keep loading
+            self.magnitude_norm = OnlineNormalizer(len(self.scales.scaled_targets))
 
     @property
     def in_dim(self) -> int:
         state = int(self.integrated.sum()) if self.transient else 0
-        return self.input_size + state + self.target_size + len(self.schema["node_types"])
+        magnitudes, types = len(self.scales.scaled_targets), len(self.schema["node_types"])
+        return self.input_size + magnitudes + state + self.target_size + types
 
     @property
     def out_dim(self) -> int:
@@ -88,25 +93,31 @@ class FieldAdapter(nn.Module):
     def features(self, graph, inputs, state, given) -> torch.Tensor:
         """(N, in_dim) network input; `given` (N, C) holds the targets' values at the
         predicted time wherever they are pinned (other entries are ignored)."""
-        scale, input_scale = self.scales(graph, inputs)
         pinned = self.pinned(graph)
+        scale, input_scale, log_magnitudes = self.sample_scales(graph, inputs, given)
         parts = [self.input_norm(self.superposition.load_shapes(inputs / input_scale))]
+        if log_magnitudes is not None:
+            parts.append(self.magnitude_norm(log_magnitudes))
         if self.transient:
             parts.append(self.value_norm.transform(state / scale)[:, self.integrated])
         given = self.value_norm.transform(given / scale)
         return torch.cat([*parts, torch.where(pinned, given, 0.0), graph.node_type], dim=1)
 
+    def sample_scales(self, graph, inputs, given):
+        """surrogate.training.scales.SampleScales of the graph's samples."""
+        return self.scales(graph, inputs, torch.where(self.pinned(graph), given, 0.0))
+
     def training_example(self, graph: MeshGraph):
         """(features, normalised target, loss mask) of a batch of dataset items; in
         training mode the normalisers gather statistics and noise perturbs the state."""
         inputs, state = self.split(graph.x)
-        scale, _ = self.scales(graph, inputs)
+        scale = self.sample_scales(graph, inputs, graph.y).targets
         free = ~self.pinned(graph)
         if self.training:
             self.value_norm(graph.y / scale)
         if self.transient:
             if self.training and self.noise > 0:
-                state = state + self.noise * torch.randn_like(state) * free
+                state = state + self.noise * torch.randn_like(state) * free * scale
             # the noisy state must still reach y
             target = self.output_norm((graph.y - state * self.integrated) / scale)
         else:
@@ -122,7 +133,7 @@ class FieldAdapter(nn.Module):
         """(N, C) targets in their units: the network output un-normalised and scaled
         (added to the state when transient), with pinned entries set to their given
         values."""
-        scale, _ = self.scales(graph, inputs)
+        scale = self.sample_scales(graph, inputs, given).targets
         value = self.output_norm.inverse(self.normalized(graph, output, inputs)) * scale
         if self.transient:
             value = state * self.integrated + value

@@ -28,7 +28,7 @@ class SurrogateModule(L.LightningModule):
     """network: {"name": unet | meshgraphnet | graphunet | diffpool, **options};
     schema and hierarchy: the dataset's (the CLI links them from the data module);
     noise: training-state noise in target units (transient); target_scales: per-sample
-    scales of targets linear in a load (surrogate.training.scales); superpose: targets
+    scales of the targets (surrogate.training.scales); superpose: targets
     predicted per load component (surrogate.training.superposition); direct: transient
     targets predicted as values, not changes (surrogate.training.adapter); lr decays exponentially
     from lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""

@@ -1,4 +1,4 @@
-"""Per-sample scales of the targets, for problems whose response is linear in a load.
+"""Per-sample scales of the targets, for datasets whose magnitudes span orders of size.
 
 A plate's displacement is proportional to traction / E; across a dataset where both vary,
 it spans orders of magnitude that one global normaliser cannot serve (the small ones are
@@ -8,11 +8,19 @@ geometry and the dimensionless inputs. Each named input's magnitude is its large
 Euclidean norm over the sample's nodes, and the network sees that input divided by it (a
 direction or a shape), so a prediction scales exactly with the load and the stiffness,
 outside the trained range too.
+
+A scale may also name a pinned target: its magnitude is the largest norm of its
+prescribed values at the predicted time (a channel's peak inflow speed), and that target
+enters the features divided by it, as the velocity of flows at many speeds does with
+`velocity: velocity, pressure: velocity * velocity`. Such a response is not linear in the
+magnitude (the inflow speed sets the Reynolds number), so the network also sees the
+logarithm of each of these magnitudes.
 """
 
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 import torch
 
@@ -22,12 +30,12 @@ from surrogate.metrics import field_slices, named_target_slices
 _EXPRESSION = re.compile(r"\s*\w+(\s*[*/]\s*\w+)*\s*")
 
 
-def parse_scale(text: str, inputs: list[str]) -> dict[str, int]:
-    """ "a * b / c" -> {a: 1, b: 1, c: -1}; the names must be inputs."""
+def parse_scale(text: str, sources: list[str]) -> dict[str, int]:
+    """ "a * b / c" -> {a: 1, b: 1, c: -1}; the names must be among sources."""
     if not isinstance(text, str) or not _EXPRESSION.fullmatch(text):
         raise InputError(
-            f"target scale {text!r} is not a product of input names; expected a form such "
-            'as "traction / E".'
+            f"target scale {text!r} is not a product of input or pinned target "
+            'names; expected a form such as "traction / E".'
         )
     powers: dict[str, int] = {}
     sign = 1
@@ -35,42 +43,58 @@ def parse_scale(text: str, inputs: list[str]) -> dict[str, int]:
         if token in ("*", "/"):
             sign = 1 if token == "*" else -1
             continue
-        if token not in inputs:
+        if token not in sources:
             raise InputError(
-                f"target scale {text!r} names {token!r}, which is not an input of the dataset;"
-                f" expected one of {', '.join(inputs) or '(none)'}."
+                f"target scale {text!r} names {token!r}, which is not an input or a pinned "
+                f"target of the dataset; expected one of {', '.join(sources) or '(none)'}."
             )
         powers[token] = powers.get(token, 0) + sign
     return powers
 
 
+class SampleScales(NamedTuple):
+    """What TargetScales gives for the nodes of a batch: each divides its values."""
+
+    targets: torch.Tensor | float  # (N, C) for the targets (state, given and predicted)
+    inputs: torch.Tensor | float  # (N, Ci) for the inputs
+    log_magnitudes: torch.Tensor | None  # (N, k) of the pinned targets named, as features
+
+
 class TargetScales:
-    """Scales of a schema's targets from `spec` ({target name: "input * input / input"});
-    an empty spec scales nothing."""
+    """Scales of a schema's targets from `spec` ({target name: "name * name / name"}, the
+    names inputs or pinned targets); an empty spec scales nothing."""
 
     def __init__(self, spec: dict[str, str] | None, schema: dict) -> None:
         spec = dict(spec or {})
         self._inputs = field_slices(schema, "inputs")
         targets = named_target_slices("target_scales", spec, schema)
-        self._powers = [
-            (targets[name], parse_scale(text, list(self._inputs))) for name, text in spec.items()
-        ]
-        self._scaled_inputs = sorted({name for _, p in self._powers for name in p})
+        pinned = [name for name, _, is_pinned in schema["targets"] if is_pinned]
+        self._pinned = {name: targets[name] for name in pinned if name not in self._inputs}
+        sources = [*self._inputs, *self._pinned]
+        self._powers = [(targets[name], parse_scale(text, sources)) for name, text in spec.items()]
+        named = {name for _, powers in self._powers for name in powers}
+        self._scaled_inputs = sorted(named & set(self._inputs))
+        self.scaled_targets = sorted(named & set(self._pinned))  # their logs are features
         self.input_size = sum(size for _, size in schema["inputs"])
         self.target_size = sum(size for _, size, _ in schema["targets"])
 
-    def __call__(self, graph, inputs: torch.Tensor):
-        """(N, C) target scales and (N, Ci) input scales of each node's sample (1.0 and 1.0
-        when nothing is scaled: no work on every step of the models that need none)."""
+    def __call__(self, graph, inputs: torch.Tensor, given: torch.Tensor) -> SampleScales:
+        """The scales of each node's sample from its raw inputs (N, Ci) and the targets'
+        prescribed values at the predicted time (N, C; zero where not pinned). 1.0 and 1.0
+        when nothing is scaled: no work on every step of the models that need none."""
         if not self._powers:
-            return 1.0, 1.0
+            return SampleScales(1.0, 1.0, None)
         batch, count = samples_of(graph, inputs)
-        magnitude = {}
-        for name in self._scaled_inputs:
-            norms = inputs[:, self._inputs[name]].norm(dim=1)
-            largest = norms.new_zeros(count).scatter_reduce(0, batch, norms, "amax")
+
+        def largest(values: torch.Tensor) -> torch.Tensor:
+            norms = values.norm(dim=1)
+            peak = norms.new_zeros(count).scatter_reduce(0, batch, norms, "amax")
             # A sample without that load (all zeros) is left unscaled rather than divided by 0.
-            magnitude[name] = torch.where(largest > 0, largest, 1.0)[batch]
+            return torch.where(peak > 0, peak, 1.0)[batch]
+
+        magnitude = {name: largest(inputs[:, self._inputs[name]]) for name in self._scaled_inputs}
+        for name in self.scaled_targets:
+            magnitude[name] = largest(given[:, self._pinned[name]])
         input_scale = inputs.new_ones(len(inputs), self.input_size)
         for name in self._scaled_inputs:
             input_scale[:, self._inputs[name]] = magnitude[name][:, None]
@@ -78,7 +102,8 @@ class TargetScales:
         for channels, powers in self._powers:
             for name, power in powers.items():
                 target_scale[:, channels] *= magnitude[name][:, None] ** power
-        return target_scale, input_scale
+        logs = [magnitude[name].log() for name in self.scaled_targets]
+        return SampleScales(target_scale, input_scale, torch.stack(logs, 1) if logs else None)
 
 
 def samples_of(graph, values: torch.Tensor) -> tuple[torch.Tensor, int]:

@@ -140,7 +140,8 @@ def untrained_module_and_plate(**options):
 def test_target_scales_are_per_sample_products_of_input_magnitudes():
     adapter = FieldAdapter(ELASTICITY_SCHEMA, target_scales=SCALES).eval()
     batch = two_plates([(200.0, (0.6, 0.8)), (50.0, (0.0, -0.25))])
-    scale, input_scale = adapter.scales(batch, batch.x)
+    scale, input_scale, log_magnitudes = adapter.sample_scales(batch, batch.x, torch.zeros(4, 3))
+    assert log_magnitudes is None  # input magnitudes stay hidden: the response is linear
     # |traction| is 1 and 0.25: displacement scales 1/200 and 0.25/50, von Mises 1 and 0.25
     expected = [[0.005, 0.005, 1.0]] * 2 + [[0.005, 0.005, 0.25]] * 2
     torch.testing.assert_close(scale, torch.tensor(expected))
@@ -159,6 +160,58 @@ def test_a_scaled_prediction_is_linear_in_load_and_inverse_in_stiffness():
     first = rollout(module, module.adapter, graph, base, given)[0]
     second = rollout(module, module.adapter, graph, stiffer, given)[0]
     torch.testing.assert_close(second, first * torch.tensor([1.5, 1.5, 3.0]))
+
+
+FLOW_SCHEMA = {
+    "transient": True, "dim": 2, "inputs": [],
+    "targets": [["velocity", 2, True], ["pressure", 1, False]], "node_types": list(NODE_TYPES),
+}  # fmt: skip
+FLOW_SCALES = {"velocity": "velocity", "pressure": "velocity * velocity"}
+
+
+def two_channels(peaks, factor=1.0):
+    """A batch of two 2-node channels: node 0 on the inflow at peak speed (its value at t
+    + 1 is in y), node 1 inside; states and targets are multiples of the peak."""
+    graphs = []
+    for peak in peaks:
+        x = [[peak, 0.0, 0.0], [0.5 * peak, 0.25 * peak, -0.25 * peak**2]]
+        y = [[peak, 0.0, 0.0], [0.75 * peak, 0.25 * peak, -0.5 * peak**2]]
+        graphs.append(square_graph(["inflow", "interior"], x, y))
+    return Batch.from_data_list(graphs)
+
+
+def test_a_pinned_target_scales_by_its_prescribed_peak_and_its_log_is_a_feature():
+    """Channels at 2 and 0.5 m/s: velocity is scaled by the inflow's peak, the pressure by
+    its square, and the network sees the same shapes for both plus log(peak)."""
+    adapter = FieldAdapter(FLOW_SCHEMA, target_scales=FLOW_SCALES, direct=["pressure"]).eval()
+    assert adapter.in_dim == 1 + 2 + 3 + len(NODE_TYPES)
+    batch = two_channels([2.0, 0.5])
+    scale, _, log_magnitudes = adapter.sample_scales(batch, batch.x[:, :0], batch.y)
+    expected = [[2.0, 2.0, 4.0]] * 2 + [[0.5, 0.5, 0.25]] * 2
+    torch.testing.assert_close(scale, torch.tensor(expected))
+    torch.testing.assert_close(log_magnitudes[:, 0], torch.tensor([2.0, 2.0, 0.5, 0.5]).log())
+    features, target, _ = adapter.training_example(batch)
+    torch.testing.assert_close(features[:, 0], log_magnitudes[:, 0])  # untrained: raw
+    torch.testing.assert_close(features[:2, 1:], features[2:, 1:])  # the same shapes
+    assert features[:2, 1:6].tolist() == [[1.0, 0.0, 1.0, 0.0, 0.0], [0.5, 0.25, 0.0, 0.0, 0.0]]
+    torch.testing.assert_close(target[:2], target[2:])  # velocity change / peak, p / peak²
+    assert target[:2].tolist() == [[0.0, 0.0, 0.0], [0.25, 0.0, -0.5]]
+    output = torch.tensor([[0.0, 0.0, 0.0], [0.25, 0.0, -0.5]]).repeat(2, 1)
+    state = batch.x
+    predicted = adapter.predict(batch, output, batch.x[:, :0], state, batch.y)
+    torch.testing.assert_close(predicted, batch.y)
+
+
+def test_noise_is_drawn_in_units_of_each_samples_scale():
+    torch.manual_seed(0)
+    adapter = FieldAdapter(FLOW_SCHEMA, noise=0.1, target_scales=FLOW_SCALES).train()
+    batch = two_channels([2.0, 0.5])
+    features, _, _ = adapter.training_example(batch)
+    torch.manual_seed(0)
+    draw = 0.1 * torch.randn(4, 3)
+    scale = torch.tensor([[2.0, 2.0, 4.0]] * 2 + [[0.5, 0.5, 0.25]] * 2)
+    noisy = adapter.value_norm.inverse(features[:, 1:4]) * scale  # velocity, pressure at t
+    torch.testing.assert_close(noisy - batch.x, draw * ~adapter.pinned(batch) * scale)
 
 
 SUPERPOSE = {"displacement": "traction", "von_mises": "|traction|"}
@@ -226,8 +279,9 @@ def test_superpose_on_a_transient_problem_is_one_sentence():
 @pytest.mark.parametrize(
     ("scales", "message"),
     [
-        ({"displacement": "traction / G"}, "names 'G', which is not an input"),
-        ({"displacement": "traction ** 2"}, "not a product of input names"),
+        ({"displacement": "traction / G"}, "names 'G', which is not an input or a pinned"),
+        ({"displacement": "von_mises"}, "names 'von_mises', which is not an input or a pin"),
+        ({"displacement": "traction ** 2"}, "not a product of input or pinned target names"),
         ({"strain": "traction"}, "names strain, which the dataset does not predict"),
     ],
 )
