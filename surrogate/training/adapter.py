@@ -94,7 +94,8 @@ class FieldAdapter(nn.Module):
         """(N, in_dim) network input; `given` (N, C) holds the targets' values at the
         predicted time wherever they are pinned (other entries are ignored)."""
         pinned = self.pinned(graph)
-        scale, input_scale, log_magnitudes = self.sample_scales(graph, inputs, given)
+        given = torch.where(pinned, given, 0.0)
+        scale, input_scale, log_magnitudes = self.scales(graph, inputs, given)
         parts = [self.input_norm(self.superposition.load_shapes(inputs / input_scale))]
         if log_magnitudes is not None:
             parts.append(self.magnitude_norm(log_magnitudes))
