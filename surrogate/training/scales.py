@@ -53,7 +53,8 @@ def parse_scale(text: str, sources: list[str]) -> dict[str, int]:
 
 
 class SampleScales(NamedTuple):
-    """What TargetScales gives for the nodes of a batch: each divides its values."""
+    """What TargetScales gives for the nodes of a batch: the first two divide the values
+    they name; the logs are features."""
 
     targets: torch.Tensor | float  # (N, C) for the targets (state, given and predicted)
     inputs: torch.Tensor | float  # (N, Ci) for the inputs
