@@ -4,7 +4,9 @@ Each item is a MeshGraph (pos, edge_index in both directions, raw edge_attr = re
 position and length, and the multigrid hierarchy) with node_type (N, 7) one-hot, x and y.
 Steady samples give one item each: x = input fields, y = target fields. Transient samples
 give one item per step t -> t + 1: x = input fields at t and target fields at t, y = target
-fields at t + 1. With trajectories=True an item is a whole sample instead: input_steps
+fields at t + 1; with history=K > 0, items start at t = K and also hold the K states before
+t (earlier_input_steps (K, N, Ci), earlier_target_steps (K, N, Ct), at t - K .. t - 1) for
+pushforward training. With trajectories=True an item is a whole sample instead: input_steps
 (T, N, Ci) and target_steps (T, N, Ct), T = 1 when steady (what a rollout is checked
 against). The graph structure and hierarchy of a mesh are built once and reused for every
 step. Nothing is ever loaded through PyG's processed/ pickle files: items are read
@@ -85,6 +87,7 @@ class MeshDataset(Dataset):
         hierarchy_options: dict | None = None,
         cache_size: int = 8,
         trajectories: bool = False,
+        history: int = 0,
     ) -> None:
         super().__init__(root=None)
         self.folder = Path(folder)
@@ -98,7 +101,8 @@ class MeshDataset(Dataset):
         self.transient = bool(manifest["recipe"]["transient"])
         steps = [entries[i]["steps"] for i in self.sample_indices]
         pairs = [max(s - 1, 1) if self.transient and not trajectories else 1 for s in steps]
-        self.items = [(k, t) for k, count in enumerate(pairs) for t in range(count)]
+        self.history = history if self.transient and not trajectories else 0
+        self.items = [(k, t) for k, count in enumerate(pairs) for t in range(self.history, count)]
         self.trajectories = trajectories
         self.hierarchy_options = hierarchy_options or {}
         self._samples: OrderedDict[int, Sample] = OrderedDict()
@@ -114,16 +118,19 @@ class MeshDataset(Dataset):
         graph = structure.clone()
         graph.node_type = types
         graph.sample = torch.tensor([self.sample_indices[k]])
-        if self.trajectories:
-            shape = (max(len(sample.times), 1), len(types))
-            fields = {n: v.reshape(*shape, -1) for n, v in sample.fields.items()}
-            graph.input_steps = _stack([fields[n] for n in self.inputs], *shape)
-            graph.target_steps = _stack([fields[n] for n in self.targets], *shape)
+        if self.trajectories:  # every time (steady samples: one)
+            steps = max(len(sample.times), 1), len(types)
+            graph.input_steps = _field_steps(sample, self.inputs, slice(None), steps)
+            graph.target_steps = _field_steps(sample, self.targets, slice(None), steps)
             return graph
         if self.transient:
             now = [sample.fields[n][t] for n in (*self.inputs, *self.targets)]
             after = [sample.fields[n][t + 1] for n in self.targets]
             graph.time = torch.tensor([float(sample.times[t])])
+            if self.history:
+                earlier, steps = slice(t - self.history, t), (self.history, len(types))
+                graph.earlier_input_steps = _field_steps(sample, self.inputs, earlier, steps)
+                graph.earlier_target_steps = _field_steps(sample, self.targets, earlier, steps)
         else:
             now = [sample.fields[n] for n in self.inputs]
             after = [sample.fields[n] for n in self.targets]
@@ -196,6 +203,11 @@ def dataset_schema(folder: str | Path) -> dict:
         ],
         "node_types": list(NODE_TYPES),
     }
+
+
+def _field_steps(sample: Sample, names: list[str], times: slice, steps: tuple[int, int]):
+    """(T, N, C) the named fields at the given times, side by side; steps = (T, N)."""
+    return _stack([sample.fields[n][times].reshape(*steps, -1) for n in names], *steps)
 
 
 def _stack(arrays: list[np.ndarray], *leading: int) -> torch.Tensor:

@@ -30,6 +30,7 @@ class TrainCLI(LightningCLI):
         )
         parser.link_arguments("data.schema", "model.schema", apply_on="instantiate")
         parser.link_arguments("data.hierarchy", "model.hierarchy", apply_on="instantiate")
+        parser.link_arguments("model.pushforward", "data.history")  # the states it unrolls
 
     def before_instantiate_classes(self) -> None:
         trainer = self.config["trainer"]

@@ -20,7 +20,8 @@ class MeshDataModule(L.LightningDataModule):
     split: train / validation / test fractions of the geometries (split_seed shuffles);
     hierarchy: build_hierarchy options (num_levels, method, ratio, ...);
     validation_samples: how many validation trajectories the rollout check uses;
-    cache_size: samples whose fields stay in memory (per worker)."""
+    cache_size: samples whose fields stay in memory (per worker);
+    history: states before each training step that items carry (model.pushforward sets it)."""
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class MeshDataModule(L.LightningDataModule):
         validation_samples: int = 8,
         num_workers: int = 0,
         cache_size: int = 64,
+        history: int = 0,
     ) -> None:
         super().__init__()
         self.folder = Path(folder)
@@ -45,6 +47,7 @@ class MeshDataModule(L.LightningDataModule):
         self.batch_size, self.num_workers = batch_size, num_workers
         self.split, self.split_seed = tuple(split), split_seed
         self.validation_samples, self.cache_size = validation_samples, cache_size
+        self.history = history
 
     def splits(self) -> dict[str, list[int]]:
         splits = split_by_geometry(self.folder, self.split, self.split_seed)
@@ -59,7 +62,7 @@ class MeshDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         splits = self.splits()
         self.train_set = MeshDataset(
-            self.folder, splits["train"], self.hierarchy, cache_size=self.cache_size
+            self.folder, splits["train"], self.hierarchy, self.cache_size, history=self.history
         )
         validation = splits["validation"][: self.validation_samples]
         self.validation_set = MeshDataset(

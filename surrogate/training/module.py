@@ -1,6 +1,6 @@
 """The LightningModule: a generic network, a per-problem adapter, MeshGraphNets' training
-practice (online normalisers, noise on transient inputs, loss on free entries only) and a
-validation rollout whose error picks the best checkpoint."""
+practice (online normalisers, noise on transient inputs, loss on free entries only), optional
+pushforward training, and a validation rollout whose error picks the best checkpoint."""
 
 from __future__ import annotations
 
@@ -30,8 +30,12 @@ class SurrogateModule(L.LightningModule):
     noise: training-state noise in target units (transient); target_scales: per-sample
     scales of the targets (surrogate.training.scales); superpose: targets
     predicted per load component (surrogate.training.superposition); direct: transient
-    targets predicted as values, not changes (surrogate.training.adapter); lr decays exponentially
-    from lr to lr_final over decay_steps; validation rolls out rollout_steps steps."""
+    targets predicted as values, not changes (surrogate.training.adapter); pushforward: K > 0
+    trains each transient step from the network's own prediction of its state, unrolled
+    without gradient from j steps earlier, j drawn from 0..K per batch (Brandstetter, Worrall
+    and Welling 2022), so that it learns to correct the errors a rollout feeds it; lr decays
+    exponentially from lr to lr_final over decay_steps; validation rolls out rollout_steps
+    steps."""
 
     def __init__(
         self,
@@ -42,6 +46,7 @@ class SurrogateModule(L.LightningModule):
         target_scales: dict[str, str] | None = None,
         superpose: dict[str, str] | None = None,
         direct: list[str] | None = None,
+        pushforward: int = 0,
         lr: float = 1e-3,
         lr_final: float = 1e-5,
         decay_steps: int = 10_000,
@@ -49,6 +54,11 @@ class SurrogateModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        if pushforward < 0 or (pushforward and not schema["transient"]):
+            raise InputError(
+                f"pushforward is {pushforward}; expected 0, or a positive number of steps "
+                "for a transient problem."
+            )
         if levels_needed(network) > hierarchy.get("num_levels", 4):
             raise InputError(
                 f"the network needs {levels_needed(network)} hierarchy levels but the data "
@@ -70,6 +80,8 @@ class SurrogateModule(L.LightningModule):
 
     def training_step(self, graph: MeshGraph, batch_idx: int) -> torch.Tensor:
         inputs, _ = self.adapter.split(graph.x)
+        if self.hparams.pushforward:
+            graph.x = self._pushed_forward(graph)
         features, target, free = self.adapter.training_example(graph)
         graph.x = features
         prediction = self.adapter.normalized(graph, self.forward(graph), inputs)
@@ -81,6 +93,24 @@ class SurrogateModule(L.LightningModule):
             )
         self.log("train/loss", loss, prog_bar=True, batch_size=graph.num_graphs)
         return loss
+
+    @torch.no_grad()
+    def _pushed_forward(self, graph: MeshGraph) -> torch.Tensor:
+        """graph.x with the state at t replaced by the network's prediction of it from the
+        true state j steps earlier (j drawn from 0..pushforward; none before the normalisers
+        have seen a batch). Unrolled in eval mode: the statistics stay the training data's."""
+        j = int(torch.randint(self.hparams.pushforward + 1, ()))
+        if j == 0 or not self.adapter.output_norm.count:
+            return graph.x
+        inputs, state = self.adapter.split(graph.x)
+        past_inputs, past_states = graph.earlier_input_steps[-j:], graph.earlier_target_steps[-j:]
+        given = torch.cat([past_states[1:], state[None]])  # pinned values at t - j + 1 .. t
+        self.eval()
+        try:
+            state = rollout(self, self.adapter, graph, past_inputs, given, past_states[0], j)[-1]
+        finally:
+            self.train()
+        return torch.cat([inputs, state], dim=1)
 
     def validation_step(self, graph: MeshGraph, batch_idx: int) -> None:
         errors = self.rollout_errors(graph, self.hparams.rollout_steps)

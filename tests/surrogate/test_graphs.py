@@ -50,6 +50,19 @@ def test_transient_items_pair_consecutive_steps(heat_folder):
     assert not (heat_folder / "processed").exists()
 
 
+def test_items_with_history_carry_the_states_before_them(heat_folder):
+    dataset = MeshDataset(heat_folder, history=2)
+    assert len(dataset) == 5 * 1  # of 3 pairs per sample, only t = 2 has 2 states before it
+    graph = dataset[0]
+    sample = dataset._load(0)[0]
+    kappa, u = sample.fields["kappa"], sample.fields["u"]
+    torch.testing.assert_close(graph.x, torch.tensor(np.concatenate([kappa[2], u[2]], -1)))
+    torch.testing.assert_close(graph.y, torch.tensor(u[3]))
+    torch.testing.assert_close(graph.earlier_input_steps, torch.tensor(kappa[:2]))
+    torch.testing.assert_close(graph.earlier_target_steps, torch.tensor(u[:2]))
+    assert len(MeshDataset(heat_folder, history=2, trajectories=True)) == 5  # no effect there
+
+
 def test_hierarchy_is_built_once_per_mesh(heat_folder, monkeypatch):
     calls = []
     original = graphs.mesh_graph

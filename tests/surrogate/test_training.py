@@ -25,6 +25,7 @@ from surrogate.rollout import rollout
 from surrogate.training.adapter import FieldAdapter, masked_mse
 from surrogate.training.checkpoint import load_surrogate
 from surrogate.training.cli import train
+from surrogate.training.data import MeshDataModule
 from surrogate.training.evaluate import evaluate
 from surrogate.training.module import SurrogateModule, TrainingDiverged
 from tests.surrogate.conftest import QUICK, quick_train, recipe_of
@@ -92,6 +93,55 @@ def test_a_direct_target_is_predicted_as_a_value_and_not_fed_back():
     output = torch.tensor([[0.5, 2.0], [0.5, 3.0]])
     predicted = adapter.predict(graph, output, graph.x[:, :1], state, graph.y)
     assert predicted.tolist() == [[9.0, 2.0], [6.5, 3.0]]
+
+
+def heat_module_and_history():
+    """A small untrained heat surrogate (normalisers filled by one batch) and a training
+    item on a unit plate at t = 2 with the two states before it; node 0 is held."""
+    torch.manual_seed(0)
+    module = SurrogateModule({"name": "meshgraphnet", "latent": 8, "blocks": 1}, HEAT_SCHEMA,
+                             {"num_levels": 1}, pushforward=2)  # fmt: skip
+    graph = mesh_graph(rectangle_with_holes(holes=[], h=0.5), num_levels=1)
+    n = graph.num_nodes
+    codes = torch.full((n,), NODE_TYPES.index("neumann"))
+    codes[0] = NODE_TYPES.index("dirichlet")
+    graph.node_type = torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()
+    states = torch.randn(4, n, 2)  # u, q at t = 0..3
+    kappa = 1 + torch.rand(4, n, 1)
+    graph.x, graph.y = torch.cat([kappa[2], states[2]], dim=1), states[3]
+    graph.earlier_input_steps, graph.earlier_target_steps = kappa[:2], states[:2]
+    module.adapter.training_example(graph.clone())
+    return module, graph, kappa, states
+
+
+@pytest.mark.parametrize("j", [0, 1, 2])
+def test_pushforward_trains_from_the_networks_own_state(j, monkeypatch):
+    """j steps unrolled from the true state at t - j, with each step's inputs and pinned
+    values, replace the state at t; the inputs at t, the normalisers and the mode stay."""
+    module, graph, kappa, states = heat_module_and_history()
+    monkeypatch.setattr(torch, "randint", lambda high, size: torch.tensor(j))
+    counts = [m.count.clone() for m in module.modules() if hasattr(m, "total_sq")]
+    pushed = module._pushed_forward(graph.clone())
+    assert module.training
+    assert [m.count for m in module.modules() if hasattr(m, "total_sq")] == counts
+    expected = states[2]
+    if j:
+        module.eval()
+        expected = states[2 - j]
+        for t in range(2 - j, 2):  # by hand: one step t -> t + 1 at a time
+            graph.x = module.adapter.features(graph, kappa[t], expected, states[t + 1])
+            expected = module.adapter.predict(graph, module(graph), kappa[t], expected,
+                                              states[t + 1])  # fmt: skip
+        assert not torch.allclose(expected, states[2])
+        assert expected[0, 0] == states[2][0, 0]  # the held value
+    torch.testing.assert_close(pushed, torch.cat([kappa[2], expected], dim=1))
+
+
+def test_pushforward_on_a_steady_problem_is_one_sentence():
+    with pytest.raises(InputError, match="pushforward is 1; expected 0, or a positive"):
+        SurrogateModule({"name": "meshgraphnet", "latent": 8, "blocks": 1},
+                        {**HEAT_SCHEMA, "transient": False}, {"num_levels": 1},
+                        pushforward=1)  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -304,6 +354,16 @@ def test_every_config_trains_and_its_checkpoint_predicts_the_same(config, datase
     first = module.rollout_errors(graph.clone(), 2)
     assert first == again.rollout_errors(graph.clone(), 2)
     assert all(np.isfinite(v) and v > 0 for v in first.values())
+
+
+def test_pushforward_trains_from_the_cli_on_items_with_history(datasets, monkeypatch, tmp_path):
+    histories, setup = [], MeshDataModule.setup
+    monkeypatch.setattr(MeshDataModule, "setup", lambda self, stage=None: (
+        histories.append(self.history), setup(self, stage)))  # fmt: skip
+    config = Path("configs/heat_holes.yaml")
+    assert quick_train(config, datasets, tmp_path, "--model.pushforward", "2") == 0
+    assert histories == [2]  # model.pushforward sets data.history
+    assert load_surrogate(tmp_path / "checkpoints" / "last.ckpt").hparams.pushforward == 2
 
 
 def test_training_is_bit_reproducible_on_cpu(datasets, tmp_path):
