@@ -64,6 +64,11 @@ class MeshDataModule(L.LightningDataModule):
         self.train_set = MeshDataset(
             self.folder, splits["train"], self.hierarchy, self.cache_size, history=self.history
         )
+        if not len(self.train_set):
+            raise DatasetError(
+                f"{self.folder}: model.pushforward {self.history} needs trajectories of at "
+                f"least {self.history + 2} states and the training split has none; lower it."
+            )
         validation = splits["validation"][: self.validation_samples]
         self.validation_set = MeshDataset(
             self.folder, validation, self.hierarchy, cache_size=1, trajectories=True

@@ -366,6 +366,14 @@ def test_pushforward_trains_from_the_cli_on_items_with_history(datasets, monkeyp
     assert load_surrogate(tmp_path / "checkpoints" / "last.ckpt").hparams.pushforward == 2
 
 
+def test_pushforward_longer_than_the_trajectories_is_one_sentence(datasets, capsys, tmp_path):
+    config = Path("configs/heat_holes.yaml")  # tiny trajectories of 4 states
+    assert quick_train(config, datasets, tmp_path, "--model.pushforward", "3") == 2
+    error = capsys.readouterr().err
+    assert "model.pushforward 3 needs trajectories of at least 5 states" in error
+    assert "Traceback" not in error
+
+
 def test_training_is_bit_reproducible_on_cpu(datasets, tmp_path):
     config = Path("configs/heat_holes.yaml")
     weights = []
