@@ -49,6 +49,12 @@ class MeshGraph(Data):
         value = getattr(self, f"num_nodes_{l}")
         return int(value.sum()) if torch.is_tensor(value) else int(value)
 
+    def level_batch(self, l: int) -> torch.Tensor:
+        """(K,) the graph of each node of level l, within a batch (all 0 for one graph)."""
+        sizes = torch.as_tensor(getattr(self, f"num_nodes_{l}")).reshape(-1)
+        graphs = torch.arange(len(sizes), device=self.pos.device)
+        return graphs.repeat_interleave(sizes.to(self.pos.device))
+
 
 def mesh_edge_index(mesh: Mesh) -> np.ndarray:
     """(2, 2E) edges of the mesh in both directions."""

@@ -17,6 +17,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from surrogate.graph import MeshGraph
+from surrogate.nn.attention import CoarseAttention
 from surrogate.nn.layers import OnlineNormalizer, mlp
 from surrogate.nn.message_passing import GraphNetBlock, chunked
 from surrogate.nn.pooling import LearnedAssignment, lift, reduce
@@ -31,6 +32,8 @@ class UNetConfig:
     blocks: message-passing blocks per level, finest first; the same count runs on the way
         down and on the way up (the coarsest level runs once). len(blocks) is the number of
         levels the data's hierarchy must have.
+    attention_heads: > 0 adds self-attention with that many heads among the coarsest
+        level's nodes after its blocks (surrogate.nn.attention); 0, none.
     """
 
     in_dim: int
@@ -40,12 +43,21 @@ class UNetConfig:
     blocks: list[int] = field(default_factory=lambda: [1, 2, 2, 4])
     mlp_layers: int = 2
     assignment: str = "hard"
+    attention_heads: int = 0
     checkpoint: bool = False
 
     def __post_init__(self) -> None:
         if self.assignment not in ASSIGNMENTS:
             raise ValueError(
                 f"assignment '{self.assignment}' is unknown; expected one of {ASSIGNMENTS}."
+            )
+        if self.attention_heads < 0 or (
+            self.attention_heads and (self.latent % self.attention_heads or len(self.blocks) < 2)
+        ):
+            raise ValueError(
+                f"attention_heads is {self.attention_heads}; expected 0, or a divisor of "
+                f"latent ({self.latent}) with at least two levels (one would attend over "
+                "every mesh node)."
             )
         if not self.blocks or min(self.blocks) < 1:
             raise ValueError(f"blocks is {self.blocks}; expected at least one block per level.")
@@ -77,6 +89,8 @@ class MultigridUNet(nn.Module):
             for _ in config.blocks[:-1]
             if config.assignment == "learned"
         )
+        if config.attention_heads:  # only then: checkpoints without it keep loading
+            self.coarse_attention = CoarseAttention(c, config.dim, config.attention_heads)
         self.decoder = mlp(c, config.out_dim, c, config.mlp_layers, layer_norm=False)
 
     @property
@@ -95,7 +109,10 @@ class MultigridUNet(nn.Module):
             index, weight = self._assignment(data, l, h)
             assignments.append((index, weight))
             h = reduce(h, index, weight, data.level_size(l + 1))
-        h, edges[-1] = self._run(self.bottom, h, edges[-1], data.level(self.num_levels - 1)[1])
+        bottom = self.num_levels - 1
+        h, edges[-1] = self._run(self.bottom, h, edges[-1], data.level(bottom)[1])
+        if self.config.attention_heads:
+            h = self.coarse_attention(h, data.level(bottom)[0], data.level_batch(bottom))
         for l in reversed(range(self.num_levels - 1)):
             h = chunked(partial(self._lift_and_merge, l, h), (*assignments[l], skips[l]))
             h, edges[l] = self._run(self.up[l], h, edges[l], data.level(l)[1])

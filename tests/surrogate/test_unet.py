@@ -106,6 +106,28 @@ def test_activation_checkpointing_gives_the_same_gradients(plate):
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-4, atol=1e-7)
 
 
+def test_coarse_attention_keeps_the_invariances_and_attends_within_each_graph(plate):
+    net = network(attention_heads=4)
+    perm = np.random.default_rng(1).permutation(plate.num_nodes)
+    permuted = Mesh(plate.points[perm], np.argsort(perm)[plate.cells])
+    x = np.random.default_rng(0).normal(size=(plate.num_nodes, 3))
+    shifted = Mesh(plate.points + [0.5, -0.25], plate.cells)
+    graphs = [graph(geometry.rectangle_with_holes(seed=s, h=0.06), s) for s in (0, 1)]
+    with torch.no_grad():
+        y = net(mesh_graph(plate, x, num_levels=LEVELS))
+        y_perm = net(mesh_graph(permuted, x[perm], num_levels=LEVELS))
+        np.testing.assert_allclose(y_perm, y[perm], atol=1e-5)
+        np.testing.assert_allclose(net(graph(shifted)), net(graph(plate)), atol=1e-5)
+        batched = net(Batch.from_data_list(graphs))
+        np.testing.assert_allclose(batched, torch.cat([net(g) for g in graphs]), atol=1e-5)
+
+
+@pytest.mark.parametrize("heads, blocks", [(-1, [1, 1]), (3, [1, 1]), (4, [2])])
+def test_attention_needs_heads_dividing_the_latent_size_and_a_coarse_level(heads, blocks):
+    with pytest.raises(ValueError, match="attention_heads"):
+        UNetConfig(3, 2, latent=16, blocks=blocks, attention_heads=heads)
+
+
 def test_hierarchy_depth_mismatch_is_refused(plate):
     with pytest.raises(ValueError, match="needs 3"):
         network()(mesh_graph(plate, np.zeros((plate.num_nodes, 3)), num_levels=2))
