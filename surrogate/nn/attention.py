@@ -16,7 +16,7 @@ from torch_geometric.utils import scatter, to_dense_batch
 class CoarseAttention(nn.Module):
     """h + MultiheadAttention(LayerNorm(h) + P(x)), attending within each graph only; x
     is the node's position relative to its graph's centroid in units of the graph's RMS
-    radius, so that the result does not depend on where the mesh lies or its size."""
+    radius, so that this input does not depend on where the mesh lies or its size."""
 
     def __init__(self, latent: int, dim: int, heads: int) -> None:
         super().__init__()

@@ -15,6 +15,10 @@ from surrogate.nn.unet import MultigridUNet, UNetConfig
 LEVELS = 3
 
 
+# The invariance tests run for both assignments and with attention at the coarsest level.
+VARIANTS = [{"assignment": "hard"}, {"assignment": "learned"}, {"attention_heads": 4}]
+
+
 def network(assignment="hard", dim=2, **kw):
     torch.manual_seed(0)
     config = UNetConfig(
@@ -42,9 +46,9 @@ def plate():
     return geometry.rectangle_with_holes(seed=2, h=0.05)
 
 
-@pytest.mark.parametrize("assignment", ["hard", "learned"])
-def test_permutation_equivariance(plate, assignment):
-    net = network(assignment)
+@pytest.mark.parametrize("options", VARIANTS)
+def test_permutation_equivariance(plate, options):
+    net = network(**options)
     perm = np.random.default_rng(1).permutation(plate.num_nodes)
     inverse = np.argsort(perm)
     permuted = Mesh(plate.points[perm], inverse[plate.cells])
@@ -55,16 +59,17 @@ def test_permutation_equivariance(plate, assignment):
     np.testing.assert_allclose(y_perm, y[perm], atol=1e-5)
 
 
-@pytest.mark.parametrize("assignment", ["hard", "learned"])
-def test_translation_invariance(plate, assignment):
-    net = network(assignment)
+@pytest.mark.parametrize("options", VARIANTS)
+def test_translation_invariance(plate, options):
+    net = network(**options)
     shifted = Mesh(plate.points + [0.5, -0.25], plate.cells)
     with torch.no_grad():
         np.testing.assert_allclose(net(graph(shifted)), net(graph(plate)), atol=1e-5)
 
 
-def test_batch_of_different_meshes_equals_one_by_one():
-    net = network("learned")
+@pytest.mark.parametrize("options", VARIANTS[1:])
+def test_batch_of_different_meshes_equals_one_by_one(options):
+    net = network(**options)
     graphs = [graph(geometry.rectangle_with_holes(seed=s, h=0.06), s) for s in (0, 1)]
     graphs.append(graph(geometry.l_shape(h=0.08), 2))
     with torch.no_grad():
@@ -104,22 +109,6 @@ def test_activation_checkpointing_gives_the_same_gradients(plate):
         net(g).square().mean().backward()
         grads.append(torch.cat([p.grad.reshape(-1) for p in net.parameters()]))
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-4, atol=1e-7)
-
-
-def test_coarse_attention_keeps_the_invariances_and_attends_within_each_graph(plate):
-    net = network(attention_heads=4)
-    perm = np.random.default_rng(1).permutation(plate.num_nodes)
-    permuted = Mesh(plate.points[perm], np.argsort(perm)[plate.cells])
-    x = np.random.default_rng(0).normal(size=(plate.num_nodes, 3))
-    shifted = Mesh(plate.points + [0.5, -0.25], plate.cells)
-    graphs = [graph(geometry.rectangle_with_holes(seed=s, h=0.06), s) for s in (0, 1)]
-    with torch.no_grad():
-        y = net(mesh_graph(plate, x, num_levels=LEVELS))
-        y_perm = net(mesh_graph(permuted, x[perm], num_levels=LEVELS))
-        np.testing.assert_allclose(y_perm, y[perm], atol=1e-5)
-        np.testing.assert_allclose(net(graph(shifted)), net(graph(plate)), atol=1e-5)
-        batched = net(Batch.from_data_list(graphs))
-        np.testing.assert_allclose(batched, torch.cat([net(g) for g in graphs]), atol=1e-5)
 
 
 @pytest.mark.parametrize("heads, blocks", [(-1, [1, 1]), (3, [1, 1]), (4, [2])])
