@@ -8,6 +8,7 @@ from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 
 from solvers.errors import InputError, SolverError
 from surrogate.graph import MeshGraph
@@ -34,8 +35,10 @@ class SurrogateModule(L.LightningModule):
     trains each transient step from the network's own prediction of its state, unrolled
     without gradient from j steps earlier, j drawn from 0..K per batch (Brandstetter, Worrall
     and Welling 2022), so that it learns to correct the errors a rollout feeds it; lr decays
-    exponentially from lr to lr_final over decay_steps; validation rolls out rollout_steps
-    steps."""
+    exponentially from lr to lr_final over decay_steps, or with decay_over_time over
+    trainer.max_time (so networks of different speeds, compared at equal training time, each
+    finish their schedule; the learning rate then depends on the machine's speed, so such a
+    run is not bit-reproducible); validation rolls out rollout_steps steps."""
 
     def __init__(
         self,
@@ -50,6 +53,7 @@ class SurrogateModule(L.LightningModule):
         lr: float = 1e-3,
         lr_final: float = 1e-5,
         decay_steps: int = 10_000,
+        decay_over_time: bool = False,
         rollout_steps: int = 50,
     ) -> None:
         super().__init__()
@@ -140,11 +144,33 @@ class SurrogateModule(L.LightningModule):
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
-        rate = (self.hparams.lr_final / self.hparams.lr) ** (1 / self.hparams.decay_steps)
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: rate ** min(step, self.hparams.decay_steps)
-        )
+        ratio, steps = self.hparams.lr_final / self.hparams.lr, self.hparams.decay_steps
+        rate = ratio ** (1 / steps)
+        spent = self._time_spent() if self.hparams.decay_over_time else None
+
+        def factor(step: int) -> float:
+            return ratio ** spent() if spent else rate ** min(step, steps)
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def _time_spent(self):
+        """A function giving the fraction of trainer.max_time spent so far (0 to 1), from
+        Lightning's Timer, which a resumed run restores."""
+        timers = [c for c in self.trainer.callbacks if isinstance(c, Timer)]
+        if not timers or timers[0].time_remaining() is None:
+            raise InputError(
+                "model.decay_over_time decays the learning rate over trainer.max_time, which "
+                "is not set; set it (for example --trainer.max_time 00:00:30:00) or use "
+                "model.decay_steps."
+            )
+        timer = timers[0]
+
+        def spent() -> float:
+            elapsed = timer.time_elapsed()
+            return min(elapsed / max(elapsed + timer.time_remaining(), 1e-9), 1.0)
+
+        return spent
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["surrogate_format"] = CHECKPOINT_FORMAT

@@ -7,11 +7,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import Timer
 from torch_geometric.data import Batch
 
 from solvers.errors import InputError
@@ -455,6 +457,30 @@ def test_resume_without_a_checkpoint_is_an_error(datasets, capsys, tmp_path):
     error = capsys.readouterr().err
     assert "last.ckpt does not exist; nothing to continue from" in error
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_decay_over_time_follows_the_share_of_max_time_spent():
+    module, _ = untrained_module_and_plate(lr=1e-3, lr_final=1e-5, decay_over_time=True)
+    timer, elapsed = Timer(duration={"minutes": 10}), [0.0]
+    timer.time_elapsed = lambda stage="train": elapsed[0]
+    module.trainer = SimpleNamespace(callbacks=[timer])
+    optimizers = module.configure_optimizers()
+    optimizer, schedule = optimizers["optimizer"], optimizers["lr_scheduler"]["scheduler"]
+    rates = []
+    for seconds in (0, 150, 300, 600, 900):  # the step count plays no part
+        elapsed[0] = seconds
+        optimizer.step()
+        schedule.step()
+        rates.append(schedule.get_last_lr()[0])
+    assert rates == pytest.approx([1e-3, 10**-3.5, 1e-4, 1e-5, 1e-5])
+
+
+def test_decay_over_time_without_max_time_is_one_sentence(datasets, capsys, tmp_path):
+    config = Path("configs/poisson_holes.yaml")
+    assert quick_train(config, datasets, tmp_path, "--model.decay_over_time", "true") == 2
+    assert "trainer.max_time, which is not set" in capsys.readouterr().err
+    assert quick_train(config, datasets, tmp_path, "--model.decay_over_time", "true",
+                       "--trainer.max_time", "00:00:10:00") == 0  # fmt: skip
 
 
 def test_ddp_with_two_cpu_processes_on_gloo(datasets, tmp_path):
