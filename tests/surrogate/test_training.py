@@ -475,10 +475,11 @@ def test_decay_over_time_follows_the_share_of_max_time_spent():
     assert rates == pytest.approx([1e-3, 10**-3.5, 1e-4, 1e-5, 1e-5])
 
 
-def test_decay_over_time_without_max_time_is_one_sentence(datasets, capsys, tmp_path):
+def test_decay_over_time_needs_max_time_and_trains_with_it(datasets, capsys, tmp_path):
     config = Path("configs/poisson_holes.yaml")
     assert quick_train(config, datasets, tmp_path, "--model.decay_over_time", "true") == 2
     assert "trainer.max_time, which is not set" in capsys.readouterr().err
+    assert not (tmp_path / "checkpoints").exists()
     assert quick_train(config, datasets, tmp_path, "--model.decay_over_time", "true",
                        "--trainer.max_time", "00:00:10:00") == 0  # fmt: skip
 
