@@ -165,10 +165,10 @@ class SurrogateModule(L.LightningModule):
                 "model.decay_steps."
             )
         timer = timers[0]
+        duration = max(timer.time_elapsed() + timer.time_remaining(), 1e-9)
 
         def spent() -> float:
-            elapsed = timer.time_elapsed()
-            return min(elapsed / max(elapsed + timer.time_remaining(), 1e-9), 1.0)
+            return min(timer.time_elapsed() / duration, 1.0)
 
         return spent
 
