@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--rmse-after", type=int, nargs="*", default=[], metavar="H",
                         help="also MeshGraphNets' rollout RMSE after H steps")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], help="recipe override")
+    parser.add_argument("--seed", type=int, default=0, help="dataset seed (other geometries)")
     parser.add_argument("--data", type=Path, help="dataset folder instead of the configs' "
                         "data.folder (keeps datasets made with --set apart)")  # fmt: skip
     parser.add_argument("--validate-every", type=int, default=200, help="training steps")
@@ -60,7 +61,7 @@ def main() -> None:
         settings = yaml.safe_load(config.read_text())
         recipe = load_recipe(Path(settings["data"]["folder"]).name, args.set)
         folder = args.data or Path(settings["data"]["folder"])
-        generate(recipe, folder, args.samples, workers=2, progress=False)
+        generate(recipe, folder, args.samples, workers=2, seed=args.seed, progress=False)
         run = OUT / "accuracy" / _name(config)
         shutil.rmtree(run, ignore_errors=True)  # a previous run's best.ckpt must not count
         minutes = int(args.minutes), round(args.minutes % 1 * 60)

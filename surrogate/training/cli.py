@@ -14,6 +14,7 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from solvers.errors import InputError
 from surrogate.training.callbacks import LastCheckpoint, LossCurve
+from surrogate.training.checkpoint import initialise_from
 from surrogate.training.data import MeshDataModule
 from surrogate.training.module import SurrogateModule
 
@@ -27,6 +28,12 @@ class TrainCLI(LightningCLI):
             "--resume",
             action="store_true",
             help="continue from the run folder's checkpoints/last.ckpt (an error if absent)",
+        )
+        parser.add_argument(
+            "--init_from",
+            default=None,
+            help="start from the weights and normalisers of this trained checkpoint "
+            "(fine-tuning on new data: same network and fields, new optimiser and schedule)",
         )
         parser.link_arguments("data.schema", "model.schema", apply_on="instantiate")
         parser.link_arguments("data.hierarchy", "model.hierarchy", apply_on="instantiate")
@@ -74,8 +81,9 @@ def run_folder(config) -> Path:
 
 
 def train(options: list[str]) -> int:
-    """Parse LightningCLI options and fit; --resume continues from last.ckpt. Returns the
-    number of optimiser steps reached."""
+    """Parse LightningCLI options and fit; --init_from starts from a trained checkpoint,
+    --resume continues from last.ckpt (which wins over --init_from). Returns the number of
+    optimiser steps reached."""
     warnings.filterwarnings("ignore", ".*exists and is not empty.*")
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*not recommended to provide both args.*")
@@ -94,6 +102,8 @@ def train(options: list[str]) -> int:
     last = run_folder(cli.config) / "checkpoints" / "last.ckpt"
     if cli.config["resume"] and not last.exists():
         raise InputError(f"--resume: {last} does not exist; nothing to continue from.")
+    if cli.config["init_from"]:
+        initialise_from(cli.model, cli.config["init_from"])
     resume_from = last if cli.config["resume"] else None
     cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=resume_from, weights_only=True)
     return cli.trainer.global_step
