@@ -2,14 +2,18 @@
 the multigrid U-Net and its baselines, side by side in one run, plus hierarchy build time.
 
 Meshes: gmsh unit squares of about 10k, 100k and 1M nodes (cached in runs/benchmarks/).
-Models at latent 128: the U-Net (blocks [1, 2, 2, 4], hard assignment), the flat
-MeshGraphNet (15 blocks; within 5% of the U-Net's parameter count), PyG GraphUNet (TopK)
-and a dense DiffPool U-Net. Each (model, mesh, mode) runs in a fresh process, so peak
-resident memory is its own. CPU, fp32, all cores torch uses by default. With --rounds R the
-whole list runs R times, interleaved, and each row reports the median over the rounds (a
-shared machine's speed drifts between processes); the two target ratios follow the table.
+Models at latent 128: the U-Net (blocks [1, 2, 2, 4], hard assignment), the same with
+activation checkpointing (`unet-checkpoint`: each block's activations are recomputed in the
+backward pass instead of kept), the flat MeshGraphNet (15 blocks; within 5% of the U-Net's
+parameter count), PyG GraphUNet (TopK) and a dense DiffPool U-Net. Each (model, mesh, mode)
+runs in a fresh process, so peak resident memory is its own. CPU, fp32, all cores torch
+uses by default. With --rounds R the whole list runs R times, interleaved, and each row
+reports the median over the rounds (a shared machine's speed drifts between processes); the
+two target ratios, and what checkpointing saves and costs, follow the table.
 
     python benchmarks/model_scaling.py [--sizes 10k 100k 1M] [--models unet mgn topk diffpool]
+    python benchmarks/model_scaling.py --sizes 10k 100k --models unet unet-checkpoint \
+        --modes train --rounds 2
     python benchmarks/model_scaling.py --sizes 10k 100k --models unet mgn --modes forward \
         --rounds 3
 """
@@ -25,7 +29,7 @@ import numpy as np
 from _common import OUT, machine, peak_gb, run_child
 
 SIZES = {"10k": 0.0107, "100k": 0.0034, "1M": 0.00107}
-MODELS = ("unet", "mgn", "topk", "diffpool")
+MODELS = ("unet", "unet-checkpoint", "mgn", "topk", "diffpool")
 REPEATS = {"10k": 3, "100k": 2, "1M": 1}
 # Not run on a 24 GB machine, with the reason (memory measured at 10k grows linearly).
 SKIP = {
@@ -102,6 +106,14 @@ def _ratios(rows: list[dict]) -> str:
     per_node = {s: forward["unet", s]["us_per_node"] for s in sizes}
     lines += [f"U-Net forward time per node, {sizes[0]} -> {s}: "
               f"{per_node[s] / per_node[sizes[0]]:.2f}x" for s in sizes[1:]]  # fmt: skip
+    train = {(r["model"], r["size"]): r for r in rows
+             if r["mode"] == "train" and "failed" not in r}  # fmt: skip
+    for s in SIZES:
+        if ("unet", s) in train and ("unet-checkpoint", s) in train:
+            plain, saved = train["unet", s], train["unet-checkpoint", s]
+            lines.append(f"U-Net train at {s} with / without checkpointing: peak memory "
+                         f"{saved['peak_gb'] / plain['peak_gb']:.2f}x, time "
+                         f"{saved['time_s'] / plain['time_s']:.2f}x")  # fmt: skip
     return "\n".join(lines)
 
 
@@ -159,8 +171,9 @@ def _model(name: str):
     from surrogate.nn.baselines import DenseDiffPoolUNet, TopKGraphUNet
     from surrogate.nn.unet import MultigridUNet, UNetConfig
 
-    if name == "unet":
-        return MultigridUNet(UNetConfig(IN_DIM, OUT_DIM, latent=LATENT, blocks=[1, 2, 2, 4]))
+    if name.startswith("unet"):
+        return MultigridUNet(UNetConfig(IN_DIM, OUT_DIM, latent=LATENT, blocks=[1, 2, 2, 4],
+                                        checkpoint=name == "unet-checkpoint"))  # fmt: skip
     if name == "mgn":
         return meshgraphnet(IN_DIM, OUT_DIM, 2, latent=LATENT, blocks=15)
     if name == "topk":

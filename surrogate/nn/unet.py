@@ -34,6 +34,8 @@ class UNetConfig:
         levels the data's hierarchy must have.
     attention_heads: > 0 adds self-attention with that many heads among the coarsest
         level's nodes after its blocks (surrogate.nn.attention); 0, none.
+    checkpoint: activation checkpointing in training (less memory, more time: see the
+        README's model scaling table); the gradients are the same.
     """
 
     in_dim: int
@@ -101,7 +103,7 @@ class MultigridUNet(nn.Module):
         """(N, out_dim) per-node outputs for node features data.x (N, in_dim)."""
         self._check_levels(data)
         edges = [self._encode_edges(data, l) for l in range(self.num_levels)]
-        h = chunked(self.node_encoder, (data.x,))
+        h = self._checkpointed(chunked, self.node_encoder, (data.x,))
         skips, assignments = [], []
         for l, blocks in enumerate(self.down):
             h, edges[l] = self._run(blocks, h, edges[l], data.level(l)[1])
@@ -114,24 +116,31 @@ class MultigridUNet(nn.Module):
         if self.config.attention_heads:
             h = self.coarse_attention(h, data.level(bottom)[0], data.level_batch(bottom))
         for l in reversed(range(self.num_levels - 1)):
-            h = chunked(partial(self._lift_and_merge, l, h), (*assignments[l], skips[l]))
+            lift_and_merge = partial(self._lift_and_merge, l, h)
+            h = self._checkpointed(chunked, lift_and_merge, (*assignments[l], skips[l]))
             h, edges[l] = self._run(self.up[l], h, edges[l], data.level(l)[1])
-        return chunked(self.decoder, (h,))
+        return self._checkpointed(chunked, self.decoder, (h,))
 
     def _lift_and_merge(self, l: int, coarse, index, weight, skip) -> torch.Tensor:
         return self.merge[l](torch.cat([lift(coarse, index, weight), skip], dim=1))
 
     def _encode_edges(self, data: MeshGraph, l: int) -> torch.Tensor:
+        # The normaliser stays outside the checkpoint: a recomputation must not count twice.
         normalized = self.edge_normalizers[l](data.level(l)[2])
-        return chunked(self.edge_encoders[l], (normalized,))
+        return self._checkpointed(chunked, self.edge_encoders[l], (normalized,))
 
     def _run(self, blocks, h, e, edge_index):
         for block in blocks:
-            if self.config.checkpoint and torch.is_grad_enabled():
-                h, e = checkpoint(block, h, e, edge_index, use_reentrant=False)
-            else:
-                h, e = block(h, e, edge_index)
+            h, e = self._checkpointed(block, h, e, edge_index)
         return h, e
+
+    def _checkpointed(self, function, *args):
+        """function(*args); with config.checkpoint, in training, its activations are not
+        kept but recomputed in the backward pass (the encoders, blocks, lifts and decoder,
+        which make the node- and edge-sized temporaries, run through here)."""
+        if self.config.checkpoint and torch.is_grad_enabled():
+            return checkpoint(function, *args, use_reentrant=False)
+        return function(*args)
 
     def _assignment(self, data: MeshGraph, l: int, h: torch.Tensor):
         if self.config.assignment == "hard":

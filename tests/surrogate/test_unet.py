@@ -111,6 +111,25 @@ def test_activation_checkpointing_gives_the_same_gradients(plate):
     np.testing.assert_allclose(grads[1], grads[0], rtol=1e-4, atol=1e-7)
 
 
+def test_activation_checkpointing_recomputes_in_the_backward_pass(plate):
+    """The first layer of each checkpointed step runs twice in training (forward, then
+    again for the backward pass; torch stops a recomputation once it has what the backward
+    pass needs) and once without checkpointing or without gradients."""
+    g = graph(plate)
+    for use_checkpoint, grad, runs in ((False, True, 1), (True, True, 2), (True, False, 1)):
+        net = network(checkpoint=use_checkpoint).train()
+        firsts = [net.node_encoder[0], net.edge_encoders[0][0], net.down[0][0].edge_src,
+                  net.decoder[0]]  # fmt: skip
+        calls = []
+        for layer in firsts:
+            layer.register_forward_hook(lambda module, *_, calls=calls: calls.append(module))
+        with torch.set_grad_enabled(grad):
+            out = net(g)
+            if grad:
+                out.square().mean().backward()
+        assert [calls.count(layer) for layer in firsts] == [runs] * len(firsts)
+
+
 @pytest.mark.parametrize("heads, blocks", [(-1, [1, 1]), (3, [1, 1]), (4, [2])])
 def test_attention_needs_heads_dividing_the_latent_size_and_a_coarse_level(heads, blocks):
     with pytest.raises(ValueError, match="attention_heads"):
