@@ -3,9 +3,10 @@ the multigrid U-Net and its baselines, side by side in one run, plus hierarchy b
 
 Meshes: gmsh unit squares of about 10k, 100k and 1M nodes (cached in runs/benchmarks/).
 Models at latent 128: the U-Net (blocks [1, 2, 2, 4], hard assignment), the same with
-activation checkpointing (`unet-checkpoint`: each block's activations are recomputed in the
-backward pass instead of kept), the flat MeshGraphNet (15 blocks; within 5% of the U-Net's
-parameter count), PyG GraphUNet (TopK) and a dense DiffPool U-Net. Each (model, mesh, mode)
+activation checkpointing (`unet-checkpoint`: the encoders', blocks', lifts' and decoder's
+activations are recomputed in the backward pass instead of kept), the flat MeshGraphNet
+(15 blocks; within 5% of the U-Net's parameter count), PyG GraphUNet (TopK) and a dense
+DiffPool U-Net. Each (model, mesh, mode)
 runs in a fresh process, so peak resident memory is its own. CPU, fp32, all cores torch
 uses by default. With --rounds R the whole list runs R times, interleaved, and each row
 reports the median over the rounds (a shared machine's speed drifts between processes); the
