@@ -6,11 +6,11 @@ Models at latent 128: the U-Net (blocks [1, 2, 2, 4], hard assignment), the same
 activation checkpointing (`unet-checkpoint`: the encoders', blocks', lifts' and decoder's
 activations are recomputed in the backward pass instead of kept), the flat MeshGraphNet
 (15 blocks; within 5% of the U-Net's parameter count), PyG GraphUNet (TopK) and a dense
-DiffPool U-Net. Each (model, mesh, mode)
-runs in a fresh process, so peak resident memory is its own. CPU, fp32, all cores torch
-uses by default. With --rounds R the whole list runs R times, interleaved, and each row
-reports the median over the rounds (a shared machine's speed drifts between processes); the
-two target ratios, and what checkpointing saves and costs, follow the table.
+DiffPool U-Net. Each (model, mesh, mode) runs in a fresh process, so peak resident memory
+is its own. CPU, fp32, all cores torch uses by default. With --rounds R the whole list runs
+R times, interleaved, and each row reports the median over the rounds (a shared machine's
+speed drifts between processes); the two target ratios, and what checkpointing saves and
+costs, follow the table.
 
     python benchmarks/model_scaling.py [--sizes 10k 100k 1M] [--models unet mgn topk diffpool]
     python benchmarks/model_scaling.py --sizes 10k 100k --models unet unet-checkpoint \
