@@ -158,4 +158,6 @@ def test_baselines_run_and_batch(plate, baseline):
         batched = net(Batch.from_data_list(graphs))
         single = torch.cat([net(g) for g in graphs])
     assert batched.shape == (sum(g.num_nodes for g in graphs), 2)
-    np.testing.assert_allclose(batched, single, atol=1e-5)
+    # DiffPool's untrained outputs reach 1e13: compare to their scale, not to 1e-5 absolute
+    # (the dense products sum in another order when batched).
+    np.testing.assert_allclose(batched, single, atol=1e-5 * float(single.abs().max()))
