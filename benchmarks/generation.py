@@ -39,10 +39,15 @@ def main() -> None:
         manifest = generate(load_recipe(name), folder, count, args.workers, progress=False)
         seconds = time.perf_counter() - started
         size = sum((folder / e["file"]).stat().st_size for e in manifest["samples"]) / count
-        row = {"recipe": name, "samples": count, "seconds": seconds,
-               "samples_per_second": count / seconds,
-               "mean_nodes": manifest["mesh_nodes"]["mean"],
-               "steps": manifest["samples"][0]["steps"], "mb_per_sample": size / 1e6}  # fmt: skip
+        row = {
+            "recipe": name,
+            "samples": count,
+            "seconds": seconds,
+            "samples_per_second": count / seconds,
+            "mean_nodes": manifest["mesh_nodes"]["mean"],
+            "steps": manifest["samples"][0]["steps"],
+            "mb_per_sample": size / 1e6,
+        }
         rows.append(row)
         print(
             f"| {name} | {count} | {row['mean_nodes']:.0f} | {row['steps'] or '-'} | "

@@ -58,8 +58,9 @@ def main() -> None:
     if args.child:
         print(json.dumps(measure(*args.child)))
         return
-    cases = [(model, size, mode) for size in args.sizes for model in args.models
-             for mode in args.modes]  # fmt: skip
+    cases = [
+        (model, size, mode) for size in args.sizes for model in args.models for mode in args.modes
+    ]
     rounds: dict[tuple, list[dict]] = {case: [] for case in cases}
     for _ in range(args.rounds):
         for case in cases:
@@ -98,23 +99,30 @@ def _median(records: list[dict]) -> dict:
 def _ratios(rows: list[dict]) -> str:
     """The targets' figures: U-Net / MeshGraphNet forward time per mesh, and the growth of
     the U-Net's forward time per node from the smallest mesh to each larger one."""
-    forward = {(r["model"], r["size"]): r for r in rows
-               if r["mode"] == "forward" and "failed" not in r}  # fmt: skip
+    forward = {
+        (r["model"], r["size"]): r for r in rows if r["mode"] == "forward" and "failed" not in r
+    }
     sizes = [s for s in SIZES if ("unet", s) in forward]
-    lines = [f"U-Net / MeshGraphNet forward at {s}: "
-             f"{forward['unet', s]['time_s'] / forward['mgn', s]['time_s']:.2f}x"
-             for s in sizes if ("mgn", s) in forward]  # fmt: skip
+    lines = [
+        f"U-Net / MeshGraphNet forward at {s}: "
+        f"{forward['unet', s]['time_s'] / forward['mgn', s]['time_s']:.2f}x"
+        for s in sizes
+        if ("mgn", s) in forward
+    ]
     per_node = {s: forward["unet", s]["us_per_node"] for s in sizes}
-    lines += [f"U-Net forward time per node, {sizes[0]} -> {s}: "
-              f"{per_node[s] / per_node[sizes[0]]:.2f}x" for s in sizes[1:]]  # fmt: skip
-    train = {(r["model"], r["size"]): r for r in rows
-             if r["mode"] == "train" and "failed" not in r}  # fmt: skip
+    lines += [
+        f"U-Net forward time per node, {sizes[0]} -> {s}: {per_node[s] / per_node[sizes[0]]:.2f}x"
+        for s in sizes[1:]
+    ]
+    train = {(r["model"], r["size"]): r for r in rows if r["mode"] == "train" and "failed" not in r}
     for s in SIZES:
         if ("unet", s) in train and ("unet-checkpoint", s) in train:
             plain, saved = train["unet", s], train["unet-checkpoint", s]
-            lines.append(f"U-Net train at {s} with / without checkpointing: peak memory "
-                         f"{saved['peak_gb'] / plain['peak_gb']:.2f}x, time "
-                         f"{saved['time_s'] / plain['time_s']:.2f}x")  # fmt: skip
+            lines.append(
+                f"U-Net train at {s} with / without checkpointing: peak memory "
+                f"{saved['peak_gb'] / plain['peak_gb']:.2f}x, time "
+                f"{saved['time_s'] / plain['time_s']:.2f}x"
+            )
     return "\n".join(lines)
 
 
@@ -173,8 +181,15 @@ def _model(name: str):
     from surrogate.nn.unet import MultigridUNet, UNetConfig
 
     if name.startswith("unet"):
-        return MultigridUNet(UNetConfig(IN_DIM, OUT_DIM, latent=LATENT, blocks=[1, 2, 2, 4],
-                                        checkpoint=name == "unet-checkpoint"))  # fmt: skip
+        return MultigridUNet(
+            UNetConfig(
+                IN_DIM,
+                OUT_DIM,
+                latent=LATENT,
+                blocks=[1, 2, 2, 4],
+                checkpoint=name == "unet-checkpoint",
+            )
+        )
     if name == "mgn":
         return meshgraphnet(IN_DIM, OUT_DIM, 2, latent=LATENT, blocks=15)
     if name == "topk":

@@ -66,8 +66,14 @@ def dfg2(h: float, h_cylinder: float, dt: float, end: float, max_cfl: float) -> 
         f"{_marks(inside)} | {deviation} | {seconds:.0f} |",
         flush=True,
     )
-    return {"vertices": problem.mesh.num_nodes, "dt": dt, "end": end, "seconds": seconds,
-            "max_cfl": float(history.cfl.max()), **values}  # fmt: skip
+    return {
+        "vertices": problem.mesh.num_nodes,
+        "dt": dt,
+        "end": end,
+        "seconds": seconds,
+        "max_cfl": float(history.cfl.max()),
+        **values,
+    }
 
 
 def speed(sizes: list[str], steps: dict[str, int]) -> list[dict]:
@@ -83,10 +89,15 @@ def speed(sizes: list[str], steps: dict[str, int]) -> list[dict]:
         profile.disable()
         seconds = time.perf_counter() - started
         simulated = steps[size] * 0.01
-        row = {"size": size, "vertices": mesh.num_nodes, "saved_steps": steps[size],
-               "internal_steps": len(history.step_times), "seconds": seconds,
-               "seconds_per_simulated_second": seconds / simulated,
-               "max_cfl": float(history.cfl.max())}  # fmt: skip
+        row = {
+            "size": size,
+            "vertices": mesh.num_nodes,
+            "saved_steps": steps[size],
+            "internal_steps": len(history.step_times),
+            "seconds": seconds,
+            "seconds_per_simulated_second": seconds / simulated,
+            "max_cfl": float(history.cfl.max()),
+        }
         rows.append(row)
         print(
             f"| {mesh.num_nodes} | {steps[size]} ({row['internal_steps']} internal) | "
@@ -120,12 +131,16 @@ def main() -> None:
         print("|---|---|---|---|---|---|")
         result = dfg1()
     elif args.part == "dfg2":
-        print("| vertices | dt | max CFL | c_D,max | c_L,max | St | published intervals | "
-              "vs converged reference | seconds |\n" + "|---" * 9 + "|")  # fmt: skip
+        print(
+            "| vertices | dt | max CFL | c_D,max | c_L,max | St | published intervals | "
+            "vs converged reference | seconds |\n" + "|---" * 9 + "|"
+        )
         result = dfg2(args.h, args.h_cylinder, args.dt, args.end, args.max_cfl)
     else:
-        print("| vertices | steps | seconds | seconds per simulated second | max CFL |\n"
-              "|---|---|---|---|---|")  # fmt: skip
+        print(
+            "| vertices | steps | seconds | seconds per simulated second | max CFL |\n"
+            "|---|---|---|---|---|"
+        )
         result = speed(args.sizes, {"2k": 600, "20k": 50})
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"navier_stokes_{args.part}.json"

@@ -63,10 +63,14 @@ def von_mises(mesh: Mesh, u: np.ndarray, E: Field, nu: Field, plane: str = "stra
     """(N,) von Mises stress at the nodes: per-cell values averaged with volume weights."""
     s = stress(mesh, u, E, nu, plane)
     per_cell = np.sqrt(
-        0.5 * ((s[:, 0, 0] - s[:, 1, 1]) ** 2 + (s[:, 1, 1] - s[:, 2, 2]) ** 2
-               + (s[:, 2, 2] - s[:, 0, 0]) ** 2)
+        0.5
+        * (
+            (s[:, 0, 0] - s[:, 1, 1]) ** 2
+            + (s[:, 1, 1] - s[:, 2, 2]) ** 2
+            + (s[:, 2, 2] - s[:, 0, 0]) ** 2
+        )
         + 3 * (s[:, 0, 1] ** 2 + s[:, 1, 2] ** 2 + s[:, 0, 2] ** 2)
-    )  # fmt: skip
+    )
     weights = np.repeat(mesh.cell_volumes, mesh.dim + 1)
     cells = mesh.cells.ravel()
     total = np.bincount(cells, weights * np.repeat(per_cell, mesh.dim + 1), mesh.num_nodes)

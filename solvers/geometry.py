@@ -189,6 +189,25 @@ def box_with_holes(
         return _generate(3)
 
 
+# The generated domains by name (for `surrogate solve --geometry` and rollouts); a seed
+# places the random holes of those that have them.
+NAMED = {
+    "rectangle_with_holes": lambda seed, h: rectangle_with_holes(seed=seed, h=h),
+    "channel_with_obstacle": lambda seed, h: channel_with_obstacle(h=h),
+    "dfg_channel": lambda seed, h: dfg_channel(h=h),
+    "l_shape": lambda seed, h: l_shape(h=h),
+    "annulus": lambda seed, h: annulus(h=h),
+    "box_with_holes": lambda seed, h: box_with_holes(seed=seed, h=h),
+}
+
+
+def named(name: str, seed: int = 0, h: float = 0.05) -> Mesh:
+    """The generated domain of that name (NAMED)."""
+    if name not in NAMED:
+        raise ProblemError(f"geometry '{name}' is unknown; expected one of {', '.join(NAMED)}.")
+    return NAMED[name](int(seed), float(h))
+
+
 # ---- gmsh plumbing ------------------------------------------------------------------------
 Rule = tuple[str, Callable[[np.ndarray, np.ndarray], bool]]
 

@@ -83,9 +83,12 @@ def _amg_hierarchy(matrix: sp.csr_matrix, near_nullspace: np.ndarray | None):
     )
     if near_nullspace is None:
         return pyamg.ruge_stuben_solver(
-            matrix, strength=("classical", {"theta": 0.5}), interpolation="direct",
-            presmoother=forward, postsmoother=backward,
-        )  # fmt: skip
+            matrix,
+            strength=("classical", {"theta": 0.5}),
+            interpolation="direct",
+            presmoother=forward,
+            postsmoother=backward,
+        )
     return pyamg.smoothed_aggregation_solver(
         matrix, B=near_nullspace, symmetry="symmetric", presmoother=forward, postsmoother=backward
     )

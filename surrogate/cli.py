@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from solvers.errors import InputError, SolverError
-from surrogate.commands import dataset, demo, generate, ingest, rollout, solve, train
+from surrogate.commands import dataset, demo, evaluate, generate, ingest, rollout, solve, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataset.add_parser(subparsers)
     train.add_parser(subparsers)
     rollout.add_parser(subparsers)
+    evaluate.add_parser(subparsers)
     demo.add_parser(subparsers)
     return parser
 

@@ -17,15 +17,45 @@ from solvers.errors import ProblemError
 
 FUNCTIONS = {
     name: getattr(np, name)
-    for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "abs", "tanh", "arctan2", "minimum",
-                 "maximum", "sinh", "cosh", "arctan", "arcsin", "arccos", "heaviside")
-}  # fmt: skip
+    for name in (
+        "sin",
+        "cos",
+        "tan",
+        "exp",
+        "log",
+        "sqrt",
+        "abs",
+        "tanh",
+        "arctan2",
+        "minimum",
+        "maximum",
+        "sinh",
+        "cosh",
+        "arctan",
+        "arcsin",
+        "arccos",
+        "heaviside",
+    )
+}
 CONSTANTS = {"pi": np.pi, "e": np.e}
 VARIABLES = ("x", "y", "z", "t")
 ALLOWED_NODES = (
-    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load, ast.Constant,
-    ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.Mod, ast.USub, ast.UAdd,
-)  # fmt: skip
+    ast.Expression,
+    ast.BinOp,
+    ast.UnaryOp,
+    ast.Call,
+    ast.Name,
+    ast.Load,
+    ast.Constant,
+    ast.Add,
+    ast.Sub,
+    ast.Mult,
+    ast.Div,
+    ast.Pow,
+    ast.Mod,
+    ast.USub,
+    ast.UAdd,
+)
 
 Scalar = float | Callable[..., np.ndarray]
 

@@ -14,6 +14,7 @@ import torch
 from torch_geometric.data import Data
 
 from solvers import Mesh
+from surrogate.node_types import NODE_TYPES, node_types
 from surrogate.pooling.connect import edge_geometry
 from surrogate.pooling.hierarchy import Hierarchy, build_hierarchy
 
@@ -91,3 +92,9 @@ def graph_from_hierarchy(hierarchy: Hierarchy, x=None) -> MeshGraph:
         data.x = torch.as_tensor(x, dtype=torch.float32)
     data.num_nodes = hierarchy.levels[0].num_nodes
     return data
+
+
+def node_type_features(mesh: Mesh, part_roles: dict[str, str]) -> torch.Tensor:
+    """(N, len(NODE_TYPES)) one-hot node types, as the network reads them."""
+    codes = torch.as_tensor(node_types(mesh, part_roles))
+    return torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()

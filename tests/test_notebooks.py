@@ -11,14 +11,24 @@ from nbclient import NotebookClient
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # Pictures each notebook shows, and files it says it writes (relative to its folder).
 EXPECTED = {
-    "01_quickstart": (4, ["runs/01_quickstart/train/checkpoints/best.ckpt",
-                          "runs/01_quickstart/rollout/rollout.pvd",
-                          "runs/01_quickstart/rollout/u_rollout.gif"]),
-    "02_your_solver_data": (3, ["runs/02_your_solver_data/dataset/manifest.json",
-                                "runs/02_your_solver_data/replay/rollout.pvd",
-                                "runs/02_your_solver_data/replay/T_final.png"]),
+    "01_quickstart": (
+        4,
+        [
+            "runs/01_quickstart/train/checkpoints/best.ckpt",
+            "runs/01_quickstart/rollout/rollout.pvd",
+            "runs/01_quickstart/rollout/u_rollout.gif",
+        ],
+    ),
+    "02_your_solver_data": (
+        3,
+        [
+            "runs/02_your_solver_data/dataset/manifest.json",
+            "runs/02_your_solver_data/replay/rollout.pvd",
+            "runs/02_your_solver_data/replay/T_final.png",
+        ],
+    ),
     "03_multigrid_hierarchy": (5, []),
-}  # fmt: skip
+}
 
 
 def notebook_paths() -> list[Path]:
@@ -41,8 +51,12 @@ def test_notebook_is_stored_without_outputs(path):
 @pytest.mark.parametrize("path", notebook_paths(), ids=lambda path: path.stem)
 def test_notebook_runs_top_to_bottom(path, tmp_path):
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}})  # fmt: skip
+    client = NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
     client.execute()  # raises CellExecutionError, with the cell and its traceback, on error
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")

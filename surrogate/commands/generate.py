@@ -23,11 +23,21 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
     p.add_argument("--samples", type=int, required=True, help="number of samples")
     p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
-    p.add_argument("--shard", default="0/1", metavar="I/N",
-                   help="make only samples with index %% N == I (job arrays)")  # fmt: skip
+    p.add_argument(
+        "--shard",
+        default="0/1",
+        metavar="I/N",
+        help="make only samples with index %% N == I (job arrays)",
+    )
     p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a recipe parameter, e.g. --set steps=10")  # fmt: skip
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe parameter, e.g. --set steps=10",
+    )
     p.set_defaults(run=run)
 
 

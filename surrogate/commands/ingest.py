@@ -46,11 +46,20 @@ def run(args: argparse.Namespace) -> None:
     rules = load_rules(args.parts) if args.parts else None
     samples = [ingest_series(source, fields, rules, args.dt) for source in args.sources]
     recipe = {
-        "name": "ingested", "family": "ingest", "transient": True,
+        "name": "ingested",
+        "family": "ingest",
+        "transient": True,
         "parameters": {"sources": [str(s) for s in args.sources], "parts": rules},
-        "fields": {name: {"role": "target", "pinned": name in pinned, "units": None,
-                          "description": f"point field '{name}' as ingested"} for name in fields},
-    }  # fmt: skip
+        "fields": {
+            name: {
+                "role": "target",
+                "pinned": name in pinned,
+                "units": None,
+                "description": f"point field '{name}' as ingested",
+            }
+            for name in fields
+        },
+    }
     with atomic_folder(args.out, overwrite=args.overwrite) as folder:
         for index, sample in enumerate(samples):
             write_sample(sample_path(folder, index), sample, field_dtype=np.float64)

@@ -4,16 +4,14 @@ optionally checked against the bundled solver (--reference)."""
 from __future__ import annotations
 
 import argparse
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
-from solvers.atomic import atomic_folder
 from solvers.errors import ProblemError
+from solvers.geometry import NAMED
 from solvers.mesh_io import meshio_read
-from surrogate.commands.solve import GEOMETRIES, make_mesh
+from surrogate.commands.solve import make_mesh
 
 
 def add_parser(subparsers) -> None:
@@ -29,18 +27,34 @@ def add_parser(subparsers) -> None:
     p.add_argument("--checkpoint", type=Path, required=True, help="a .ckpt from surrogate train")
     domain = p.add_mutually_exclusive_group(required=True)
     domain.add_argument("--mesh", type=Path, help="any meshio-readable mesh file")
-    domain.add_argument("--geometry", choices=sorted(GEOMETRIES), help="a generated geometry")
-    domain.add_argument("--series", type=Path,
-                        help="a run to replay: .pvd, folder of .vtu files or .xdmf")  # fmt: skip
+    domain.add_argument("--geometry", choices=sorted(NAMED), help="a generated geometry")
+    domain.add_argument(
+        "--series", type=Path, help="a run to replay: .pvd, folder of .vtu files or .xdmf"
+    )
     p.add_argument("--seed", type=int, default=0, help="geometry seed (default 0)")
     p.add_argument("--h", type=float, default=0.04, help="geometry cell size (default 0.04)")
     p.add_argument("--parts", type=Path, help="YAML rules naming boundary parts by position")
-    p.add_argument("--dirichlet", action="append", default=[], metavar="PART=VALUE",
-                   help="a part held at a prescribed value (repeat for several)")  # fmt: skip
-    p.add_argument("--traction", action="append", default=[], metavar="PART=FX,FY",
-                   help="a loaded part (elasticity)")  # fmt: skip
-    p.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
-                   help="a uniform input field (default: mid-range of the recipe)")  # fmt: skip
+    p.add_argument(
+        "--dirichlet",
+        action="append",
+        default=[],
+        metavar="PART=VALUE",
+        help="a part held at a prescribed value (repeat for several)",
+    )
+    p.add_argument(
+        "--traction",
+        action="append",
+        default=[],
+        metavar="PART=FX,FY",
+        help="a loaded part (elasticity)",
+    )
+    p.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a uniform input field (default: mid-range of the recipe)",
+    )
     p.add_argument("--initial", help="initial state: a number or a .vtu with the target field")
     p.add_argument("--steps", type=int, help="steps to predict (default: the recipe's)")
     p.add_argument("--reference", action="store_true", help="also run the bundled solver")
@@ -50,98 +64,99 @@ def add_parser(subparsers) -> None:
     p.set_defaults(run=run)
 
 
-def options(**given) -> argparse.Namespace:
-    """`surrogate rollout`'s options with their defaults, for calling it from Python."""
-    defaults = {"mesh": None, "geometry": None, "series": None, "seed": 0, "h": 0.04, "parts": None,
-                "dirichlet": [], "traction": [], "input": [], "initial": None, "steps": None,
-                "reference": False, "no_pictures": False, "overwrite": False}  # fmt: skip
-    return argparse.Namespace(**{**defaults, **given})
-
-
 def run(args: argparse.Namespace) -> None:
-    summary = rollout_command(args)
-    for line in summary:
-        print(line)
-
-
-def rollout_command(args: argparse.Namespace) -> list[str]:
-    """Does the work of `surrogate rollout`; returns the summary lines."""
-    from surrogate import problems
+    from surrogate import physics
     from surrogate.data.ingest import apply_rules, load_rules
-    from surrogate.rollout import predict_on_mesh
-    from surrogate.training.checkpoint import load_surrogate
+    from surrogate.model.checkpoint import load_surrogate
+    from surrogate.predict import rollout_to_folder
 
-    module = load_surrogate(args.checkpoint)
-    schema = module.hparams.schema
+    model = load_surrogate(args.checkpoint)
+    schema = model.schema
     rules = load_rules(args.parts) if args.parts else None
+    times = None
     if args.series:
         mesh, setup, times = _replay(args, schema, rules)
         steps = _steps(args.steps, schema, len(times) - 1)
     else:
-        mesh = make_mesh({"mesh": args.mesh, "geometry": args.geometry, "seed": args.seed,
-                          "h": args.h})  # fmt: skip
+        mesh = make_mesh(
+            {"mesh": args.mesh, "geometry": args.geometry, "seed": args.seed, "h": args.h}
+        )
         mesh = apply_rules(mesh, rules, args.mesh or Path(args.geometry))
         _check_dim(mesh, schema)
         steps = _steps(args.steps, schema)
-        setup = problems.setup(schema, mesh, _pairs(args.dirichlet, "--dirichlet"),
-                               _pairs(args.input, "--input"), _pairs(args.traction, "--traction"),
-                               _initial(args.initial, mesh, schema))  # fmt: skip
-        times = schema["dt"] * np.arange(steps + 1) if schema["transient"] else np.zeros(1)
-    started = time.perf_counter()
-    predicted = predict_on_mesh(module, mesh, setup, steps)
-    timings = {"surrogate_s": time.perf_counter() - started}
-    reference = None
-    if args.series:
-        reference = setup.reference(steps)  # the run itself
-    elif args.reference:
-        started = time.perf_counter()
-        reference = setup.reference(steps)
-        timings["solver_s"] = time.perf_counter() - started
-    states = _with_initial_state(setup, predicted, reference)
-    times = times[: steps + 1]
-    with atomic_folder(args.out, overwrite=args.overwrite) as folder:
-        metrics = _export(folder, mesh, schema, times, states, timings, not args.no_pictures)
-    return _summary(args, mesh, schema, steps, metrics)
+        setup = physics.pose(
+            schema,
+            mesh,
+            _pairs(args.dirichlet, "--dirichlet"),
+            _pairs(args.input, "--input"),
+            _pairs(args.traction, "--traction"),
+            _initial(args.initial, mesh, schema),
+        )
+    result = rollout_to_folder(
+        model,
+        mesh,
+        setup,
+        steps,
+        args.out,
+        reference=bool(args.reference or args.series),
+        times=times,
+        pictures=not args.no_pictures,
+        overwrite=args.overwrite,
+    )
+    timings = result.metrics["timings"]
+    print(mesh)
+    print(f"{schema.recipe} surrogate: {steps} step(s) in {timings['surrogate_s']:.2f} s")
+    if "solver_s" in timings:
+        print(f"reference solver: {timings['solver_s']:.2f} s")
+    for name, errors in result.metrics["fields"].items():
+        print(f"{name}: relative L2 error at the last step {errors['relative_l2'][-1]:.3%}")
+    print(f"wrote {args.out / 'rollout.pvd'}")
 
 
 def _replay(args: argparse.Namespace, schema: dict, rules: dict | None):
     """Mesh, Setup and times of the stored run --series names."""
-    from surrogate import problems
+    from surrogate import physics
     from surrogate.data.ingest import ingest_series
 
-    given = [flag for flag, value in [("--dirichlet", args.dirichlet), ("--input", args.input),
-             ("--traction", args.traction), ("--initial", args.initial)] if value]  # fmt: skip
+    given = [
+        flag
+        for flag, value in [
+            ("--dirichlet", args.dirichlet),
+            ("--input", args.input),
+            ("--traction", args.traction),
+            ("--initial", args.initial),
+        ]
+        if value
+    ]
     if given:
         raise ProblemError(
             f"--series gives the boundary values, inputs and initial state itself; drop "
             f"{', '.join(given)}."
         )
-    names = [name for name, *_ in [*schema["inputs"], *schema["targets"]]]
-    sample = ingest_series(args.series, names, rules, schema["dt"])
+    names = [*schema.input_names, *schema.target_names]
+    sample = ingest_series(args.series, names, rules, schema.dt)
     _check_dim(sample.mesh, schema)
     times = sample.times - sample.times[0]
-    if schema["transient"] and len(times) > 1 and not np.isclose(times[1], schema["dt"]):
+    if schema.transient and len(times) > 1 and not np.isclose(times[1], schema.dt):
         raise ProblemError(
             f"{args.series}: steps of {times[1]:g} but the model was trained on steps of "
-            f"{schema['dt']:g}; expected a series saved every {schema['dt']:g}."
+            f"{schema.dt:g}; expected a series saved every {schema.dt:g}."
         )
-    return sample.mesh, problems.from_series(schema, sample), times
+    return sample.mesh, physics.from_series(schema, sample), times
 
 
 def _check_dim(mesh, schema: dict) -> None:
-    if mesh.dim != schema["dim"]:
-        raise ProblemError(
-            f"the mesh is {mesh.dim}D but the model was trained in {schema['dim']}D."
-        )
+    if mesh.dim != schema.dim:
+        raise ProblemError(f"the mesh is {mesh.dim}D but the model was trained in {schema.dim}D.")
 
 
 def _steps(steps: int | None, schema: dict, available: int | None = None) -> int:
     """Steps to predict: --steps, else the run's length (or the recipe's)."""
-    if not schema["transient"]:
+    if not schema.transient:
         if steps not in (None, 1):
             raise ProblemError(f"a steady model predicts once; got --steps {steps}.")
         return 1
-    default = available if available is not None else schema["parameters"].get("steps", 50)
+    default = available if available is not None else schema.parameters.get("steps", 50)
     steps = steps if steps is not None else int(default)
     if steps < 1:
         raise ProblemError(f"--steps is {steps}; expected at least 1.")
@@ -151,13 +166,13 @@ def _steps(steps: int | None, schema: dict, available: int | None = None) -> int
 
 
 def _initial(value: str | None, mesh, schema: dict):
-    if value is None or not schema["transient"]:
+    if value is None or not schema.transient:
         return None
     try:
         return float(value)
     except ValueError:
         pass
-    name, size, _ = schema["targets"][0]
+    name, size = schema.targets[0].name, schema.targets[0].components
     raw = meshio_read(Path(value), None)
     if name not in raw.point_data or len(raw.points) != mesh.num_nodes:
         raise ProblemError(
@@ -175,53 +190,3 @@ def _pairs(items: list[str], flag: str) -> dict[str, str]:
             raise ProblemError(f"{flag} {item!r}; expected NAME=VALUE.")
         pairs[key.strip()] = value.strip()
     return pairs
-
-
-def _with_initial_state(setup, predicted, reference) -> dict[str, np.ndarray]:
-    """{"surrogate": (T, N, C), "reference": ...}, with the initial state first when
-    transient."""
-    states = {"surrogate": predicted}
-    if reference is not None:
-        states["reference"] = reference
-    if setup.initial is None:
-        return states
-    return {k: np.concatenate([setup.initial[None], v]) for k, v in states.items()}
-
-
-def _export(folder: Path, mesh, schema, times, states, timings: dict, pictures: bool) -> dict:
-    """Writes the series, pictures and metrics.json into folder; returns the metrics."""
-    from surrogate.export import magnitude, render, write_series
-    from surrogate.metrics import field_slices, relative_l2, rmse
-
-    fields, metrics = {}, {"timings": timings, "times": times.tolist(), "fields": {}}
-    for name, part in field_slices(schema).items():
-        predicted = states["surrogate"][..., part]
-        fields[name] = predicted
-        reference = None
-        if "reference" in states:
-            reference = states["reference"][..., part]
-            fields[f"{name}_reference"], fields[f"{name}_error"] = reference, predicted - reference
-            first = 1 if schema["transient"] else 0  # the initial state is exact
-            pairs = list(zip(predicted[first:], reference[first:], strict=True))
-            metrics["fields"][name] = {
-                "relative_l2": [relative_l2(p, r) for p, r in pairs],
-                "rmse": [rmse(p, r) for p, r in pairs],
-            }
-        if pictures:
-            render(folder, mesh, times, name, magnitude(predicted),
-                   None if reference is None else magnitude(reference))  # fmt: skip
-    write_series(folder / "rollout.pvd", mesh, times, fields)
-    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
-    return metrics
-
-
-def _summary(args, mesh, schema, steps, metrics: dict) -> list[str]:
-    timings = metrics["timings"]
-    lines = [f"{mesh}", f"{schema['recipe']} surrogate: {steps} step(s) in "
-             f"{timings['surrogate_s']:.2f} s"]  # fmt: skip
-    if "solver_s" in timings:
-        lines.append(f"reference solver: {timings['solver_s']:.2f} s")
-    for name, errors in metrics["fields"].items():
-        lines.append(f"{name}: relative L2 error at the last step {errors['relative_l2'][-1]:.3%}")
-    lines.append(f"wrote {args.out / 'rollout.pvd'}")
-    return lines

@@ -22,16 +22,9 @@ from solvers.navier_stokes import (
 )
 from solvers.taylor_hood import circular_parts, require_triangles
 from surrogate.expressions import parse_scalar, parse_vector
+from surrogate.physics.channel_flow import channel_velocity
 
 PROBLEMS = ("poisson", "heat", "elasticity", "navier_stokes")
-GEOMETRIES = {
-    "rectangle_with_holes": lambda seed, h: geometry.rectangle_with_holes(seed=seed, h=h),
-    "channel_with_obstacle": lambda seed, h: geometry.channel_with_obstacle(h=h),
-    "dfg_channel": lambda seed, h: geometry.dfg_channel(h=h),
-    "l_shape": lambda seed, h: geometry.l_shape(h=h),
-    "annulus": lambda seed, h: geometry.annulus(h=h),
-    "box_with_holes": lambda seed, h: geometry.box_with_holes(seed=seed, h=h),
-}
 # Parameters a YAML file may set, with their defaults; command-line flags override them.
 DEFAULTS = {
     "mesh": None, "geometry": None, "seed": 0, "h": 0.05,
@@ -59,7 +52,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("problem", choices=PROBLEMS)
     where = p.add_mutually_exclusive_group()
     where.add_argument("--mesh", type=Path, help="mesh file (any format meshio reads)")
-    where.add_argument("--geometry", choices=sorted(GEOMETRIES), help="generate a domain")
+    where.add_argument("--geometry", choices=sorted(geometry.NAMED), help="generate a domain")
     p.add_argument("--config", type=Path, help="YAML file with any of the parameters below")
     p.add_argument("--seed", type=int, help="geometry seed (random holes)")
     p.add_argument("--h", type=float, help="target cell size of a generated geometry")
@@ -77,15 +70,30 @@ def add_parser(subparsers) -> None:
     p.add_argument("--rtol", type=float, help="relative residual of iterative solves")
     flow = p.add_argument_group("navier_stokes")
     flow.add_argument("--viscosity", type=float, help="kinematic viscosity (default 1e-3)")
-    flow.add_argument("--inflow-peak", dest="inflow_peak", type=float,
-                      help="peak of the default parabolic inflow (default 1.5)")  # fmt: skip
-    flow.add_argument("--force-part", dest="force_part",
-                      help="part whose drag and lift are written (default: obstacle)")  # fmt: skip
-    flow.add_argument("--max-cfl", dest="max_cfl", type=float,
-                      help="split steps to keep |u| dt / h below this (default 3)")  # fmt: skip
-    flow.add_argument("--grad-div", dest="grad_div", type=float,
-                      help="grad-div penalty in m^2/s, e.g. 0.2 x mean speed x obstacle size, "
-                      "for wakes too coarse to run stably without (default 0)")  # fmt: skip
+    flow.add_argument(
+        "--inflow-peak",
+        dest="inflow_peak",
+        type=float,
+        help="peak of the default parabolic inflow (default 1.5)",
+    )
+    flow.add_argument(
+        "--force-part",
+        dest="force_part",
+        help="part whose drag and lift are written (default: obstacle)",
+    )
+    flow.add_argument(
+        "--max-cfl",
+        dest="max_cfl",
+        type=float,
+        help="split steps to keep |u| dt / h below this (default 3)",
+    )
+    flow.add_argument(
+        "--grad-div",
+        dest="grad_div",
+        type=float,
+        help="grad-div penalty in m^2/s, e.g. 0.2 x mean speed x obstacle size, "
+        "for wakes too coarse to run stably without (default 0)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=run)
@@ -112,21 +120,19 @@ def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str
     if problem == "navier_stokes":
         return _navier_stokes(mesh, params, folder)
     if problem == "poisson":
-        u = solvers.poisson(
-            mesh, kappa=_scalar(params, "kappa"), source=_scalar(params, "source"),
-            dirichlet=_condition(params, "dirichlet"), neumann=_condition(params, "neumann"),
-            robin=_condition(params, "robin", pair=True), solver=options,
-        )  # fmt: skip
+        u = solvers.poisson(mesh, **_diffusion(params, options))
         write_mesh(mesh, folder / "solution.vtu", point_data={"u": u})
         return "solution.vtu", f"u in [{u.min():.4g}, {u.max():.4g}]"
     if problem == "heat":
         steps, dt = int(params["steps"]), float(params["dt"])
         u = solvers.heat(
-            mesh, u0=_scalar(params, "u0"), kappa=_scalar(params, "kappa"),
-            source=_scalar(params, "source"), dirichlet=_condition(params, "dirichlet"),
-            neumann=_condition(params, "neumann"), robin=_condition(params, "robin", pair=True),
-            dt=dt, steps=steps, theta=float(params["theta"]), solver=options,
-        )  # fmt: skip
+            mesh,
+            u0=_scalar(params, "u0"),
+            dt=dt,
+            steps=steps,
+            theta=float(params["theta"]),
+            **_diffusion(params, options),
+        )
         write_time_series(mesh, folder / "solution.pvd", np.arange(steps + 1) * dt, {"u": u})
         return (
             "solution.pvd",
@@ -135,17 +141,35 @@ def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str
     E, nu, plane = _scalar(params, "E"), _scalar(params, "nu"), params["plane"]
     body = params["body_force"]
     displacement = solvers.elasticity(
-        mesh, E=E, nu=nu, plane=plane, dirichlet=_condition(params, "dirichlet", components=d),
+        mesh,
+        E=E,
+        nu=nu,
+        plane=plane,
+        dirichlet=_condition(params, "dirichlet", components=d),
         traction=_condition(params, "traction", components=d),
-        body_force=None if body is None else parse_vector(body, "body_force"), solver=options,
-    )  # fmt: skip
+        body_force=None if body is None else parse_vector(body, "body_force"),
+        solver=options,
+    )
     stress = solvers.von_mises(mesh, displacement, E, nu, plane)
     write_mesh(
-        mesh, folder / "solution.vtu",
+        mesh,
+        folder / "solution.vtu",
         point_data={"displacement": displacement, "von_mises": stress},
-    )  # fmt: skip
+    )
     largest = np.linalg.norm(displacement, axis=1).max()
     return "solution.vtu", f"max |u| {largest:.4g}, max von Mises {stress.max():.4g}"
+
+
+def _diffusion(params: dict, options) -> dict:
+    """The arguments poisson and heat share."""
+    return {
+        "kappa": _scalar(params, "kappa"),
+        "source": _scalar(params, "source"),
+        "dirichlet": _condition(params, "dirichlet"),
+        "neumann": _condition(params, "neumann"),
+        "robin": _condition(params, "robin", pair=True),
+        "solver": options,
+    }
 
 
 def _navier_stokes(mesh, params: dict, folder: Path) -> tuple[str, str]:
@@ -182,9 +206,7 @@ def _flow_velocity(mesh, params: dict) -> dict:
         )
     inlet_y = mesh.points[mesh.part_nodes("inlet"), 1]
     inflow = parabolic_inflow(float(params["inflow_peak"]), inlet_y.min(), inlet_y.max())
-    velocity = {"inlet": inflow}
-    walls = [part for part in ("walls", "obstacle") if part in mesh.boundary_parts]
-    return {**velocity, **dict.fromkeys(walls, (0.0, 0.0))}
+    return channel_velocity(mesh, inflow)
 
 
 def _parameters(args: argparse.Namespace) -> dict:
@@ -236,12 +258,7 @@ def make_mesh(params: dict):
     """The mesh of params["mesh"] (a file) or params["geometry"] (seed, h)."""
     if params["mesh"] is not None:
         return solvers.Mesh.read(params["mesh"])
-    name = params["geometry"]
-    if name not in GEOMETRIES:
-        raise ProblemError(
-            f"geometry '{name}' is unknown; expected one of {', '.join(GEOMETRIES)}."
-        )
-    return GEOMETRIES[name](int(params["seed"]), float(params["h"]))
+    return geometry.named(params["geometry"], params["seed"], params["h"])
 
 
 def _scalar(params: dict, key: str):

@@ -25,9 +25,9 @@ import yaml
 
 from solvers.atomic import atomic_path
 from solvers.errors import SolverError
-from surrogate.data.families import family
 from surrogate.data.manifest import write_manifest
 from surrogate.data.sample import DatasetError, Sample, sample_path, write_sample
+from surrogate.physics import family
 
 SINGLE_THREADED = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -39,7 +39,7 @@ def sample_seed(seed: int, index: int) -> int:
 
 def make_sample(recipe: dict, seed: int, index: int) -> Sample:
     own_seed = sample_seed(seed, index)
-    sample = family(recipe["family"])(recipe["parameters"], np.random.default_rng(own_seed))
+    sample = family(recipe["family"]).draw(recipe["parameters"], np.random.default_rng(own_seed))
     meta = {"recipe": recipe["name"], "index": index, "seed": own_seed, **sample.meta}
     return Sample(sample.mesh, sample.fields, sample.times, meta)
 

@@ -1,16 +1,16 @@
 """Serve a dataset folder as torch_geometric graphs.
 
 Each item is a MeshGraph (pos, edge_index in both directions, raw edge_attr = relative
-position and length, and the multigrid hierarchy) with node_type (N, 7) one-hot, x and y.
-Steady samples give one item each: x = input fields, y = target fields. Transient samples
-give one item per step t -> t + 1: x = input fields at t and target fields at t, y = target
-fields at t + 1; with history=K > 0, items start at t = K and also hold the K states before
-t (earlier_input_steps (K, N, Ci), earlier_target_steps (K, N, Ct), at t - K .. t - 1) for
-pushforward training. With trajectories=True an item is a whole sample instead: input_steps
-(T, N, Ci) and target_steps (T, N, Ct), T = 1 when steady (what a rollout is checked
-against). The graph structure and hierarchy of a mesh are built once and reused for every
-step. Nothing is ever loaded through PyG's processed/ pickle files: items are read
-from the .npz samples (allow_pickle=False).
+position and length, and the multigrid hierarchy) with node_type (N, 7) one-hot, inputs
+and y. Steady samples give one item each: inputs = input fields, y = target fields.
+Transient samples give one item per step t -> t + 1: inputs = input fields at t, state =
+target fields at t, y = target fields at t + 1; with history=K > 0, items start at t = K
+and also hold the K states before t (earlier_input_steps (K, N, Ci), earlier_target_steps
+(K, N, Ct), at t - K .. t - 1) for pushforward training. With trajectories=True an item
+is a whole sample instead: input_steps (T, N, Ci) and target_steps (T, N, Ct), T = 1
+when steady (what a rollout is checked against). The graph structure and hierarchy of a
+mesh are built once and reused for every step. Nothing is ever loaded through PyG's
+processed/ pickle files: items are read from the .npz samples (allow_pickle=False).
 """
 
 from __future__ import annotations
@@ -23,37 +23,9 @@ import numpy as np
 import torch
 from torch_geometric.data import Dataset
 
-from solvers.mesh import Mesh
 from surrogate.data.manifest import read_manifest
-from surrogate.data.sample import DatasetError, Sample, read_sample
-from surrogate.graph import MeshGraph, mesh_graph
-
-NODE_TYPES = ("interior", "dirichlet", "neumann", "inflow", "outflow", "wall", "obstacle")
-# Where parts share a node, the type later in this list wins: prescribed values over fluxes.
-PRECEDENCE = ("interior", "neumann", "outflow", "wall", "obstacle", "inflow", "dirichlet")
-# Part names that imply a role when a sample does not state one (ingested data); other
-# unstated parts count as dirichlet (values given, as walls and inlets usually are).
-ROLE_OF_NAME = {"inlet": "inflow", "outlet": "outflow", "walls": "wall", "wall": "wall",
-                "obstacle": "obstacle", "cylinder": "obstacle"}  # fmt: skip
-
-
-def node_types(mesh: Mesh, part_roles: dict[str, str]) -> np.ndarray:
-    """(N,) index into NODE_TYPES of every node."""
-    rank = np.zeros(mesh.num_nodes, dtype=np.int64)  # index into PRECEDENCE
-    for part in mesh.boundary_parts:
-        role = part_roles.get(part) or ROLE_OF_NAME.get(part, "dirichlet")
-        if role not in NODE_TYPES:
-            raise DatasetError(f"part '{part}' has role '{role}'; expected one of {NODE_TYPES}.")
-        nodes = mesh.part_nodes(part)
-        rank[nodes] = np.maximum(rank[nodes], PRECEDENCE.index(role))
-    order = np.array([NODE_TYPES.index(role) for role in PRECEDENCE])
-    return order[rank]
-
-
-def node_type_features(mesh: Mesh, part_roles: dict[str, str]) -> torch.Tensor:
-    """(N, len(NODE_TYPES)) one-hot node types, as the network reads them."""
-    codes = torch.as_tensor(node_types(mesh, part_roles))
-    return torch.nn.functional.one_hot(codes, len(NODE_TYPES)).float()
+from surrogate.data.sample import Sample, read_sample
+from surrogate.graph import MeshGraph, mesh_graph, node_type_features
 
 
 def split_by_geometry(
@@ -124,7 +96,8 @@ class MeshDataset(Dataset):
             graph.target_steps = _field_steps(sample, self.targets, slice(None), steps)
             return graph
         if self.transient:
-            now = [sample.fields[n][t] for n in (*self.inputs, *self.targets)]
+            inputs = [sample.fields[n][t] for n in self.inputs]
+            graph.state = _stack([sample.fields[n][t] for n in self.targets], len(types))
             after = [sample.fields[n][t + 1] for n in self.targets]
             graph.time = torch.tensor([float(sample.times[t])])
             if self.history:
@@ -132,9 +105,9 @@ class MeshDataset(Dataset):
                 graph.earlier_input_steps = _field_steps(sample, self.inputs, earlier, steps)
                 graph.earlier_target_steps = _field_steps(sample, self.targets, earlier, steps)
         else:
-            now = [sample.fields[n] for n in self.inputs]
+            inputs = [sample.fields[n] for n in self.inputs]
             after = [sample.fields[n] for n in self.targets]
-        graph.x = _stack(now, len(types))
+        graph.inputs = _stack(inputs, len(types))
         graph.y = _stack(after, len(types))
         return graph
 
@@ -153,56 +126,6 @@ class MeshDataset(Dataset):
             graph = mesh_graph(sample.mesh, **self.hierarchy_options)
             self._structures[k] = (graph, types)
         return (sample, *self._structures[k])
-
-
-def statistics(dataset: MeshDataset, max_items: int = 2000) -> dict[str, tuple]:
-    """Per-channel mean and standard deviation of x, y and edge_attr over (up to max_items
-    evenly spaced) items: compute them on the training split only."""
-    picks = np.unique(np.linspace(0, len(dataset) - 1, min(len(dataset), max_items)).astype(int))
-    sums: dict[str, list] = {}
-    for i in picks:
-        graph = dataset[int(i)]
-        for key in ("x", "y", "edge_attr"):
-            values = graph[key].double()
-            total = sums.setdefault(key, [0, 0.0, 0.0])
-            total[0] += len(values)
-            total[1] = total[1] + values.sum(0)
-            total[2] = total[2] + (values**2).sum(0)
-    out = {}
-    for key, (count, first, second) in sums.items():
-        mean = first / count
-        std = torch.sqrt(torch.clamp(second / count - mean**2, min=0.0))
-        out[key] = (mean.float(), std.float())
-    return out
-
-
-def dataset_schema(folder: str | Path) -> dict:
-    """What a surrogate of this dataset reads and predicts, as plain data for checkpoints:
-    recipe, family, its parameters, transient, dim, dt, inputs [[name, components]],
-    targets [[name, components, pinned]] and node types."""
-    folder = Path(folder)
-    manifest = read_manifest(folder)
-    if not manifest["samples"]:
-        raise DatasetError(f"{folder}: the dataset has no samples.")
-    with np.load(folder / manifest["samples"][0]["file"], allow_pickle=False) as archive:
-        dim, times = archive["points"].shape[1], archive["times"]
-    fields = manifest["fields"].items()
-    recipe = manifest["recipe"]
-    return {
-        "recipe": recipe["name"],
-        "family": recipe["family"],
-        "parameters": recipe["parameters"],
-        "transient": bool(recipe["transient"]),
-        "dim": int(dim),
-        "dt": float(times[1] - times[0]) if len(times) > 1 else None,
-        "inputs": [[n, f["components"]] for n, f in fields if f.get("role") == "input"],
-        "targets": [
-            [n, f["components"], bool(f.get("pinned", False))]
-            for n, f in fields
-            if f.get("role") == "target"
-        ],
-        "node_types": list(NODE_TYPES),
-    }
 
 
 def _field_steps(sample: Sample, names: list[str], times: slice, steps: tuple[int, int]):

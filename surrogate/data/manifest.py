@@ -32,10 +32,17 @@ def write_manifest(out: Path, recipe: dict, seed: int | None, samples: int) -> d
             nodes, cells = len(archive["points"]), len(archive["cells"])
             steps = len(archive["times"])
         components = components or {name: shape[-1] for name, shape in shapes.items()}
-        entries.append({
-            "index": index, "file": str(path.relative_to(out)), "sha256": checksum(path),
-            "seed": meta.get("seed"), "nodes": nodes, "cells": cells, "steps": steps,
-        })  # fmt: skip
+        entries.append(
+            {
+                "index": index,
+                "file": str(path.relative_to(out)),
+                "sha256": checksum(path),
+                "seed": meta.get("seed"),
+                "nodes": nodes,
+                "cells": cells,
+                "steps": steps,
+            }
+        )
     fields = {
         name: {**spec, "components": components.get(name)}
         for name, spec in recipe["fields"].items()

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from solvers.errors import ProblemError
-from surrogate.data.families import family
+from surrogate.physics import family
 
 RECIPES = Path(__file__).resolve().parents[2] / "datasets"
 REQUIRED = ("name", "family", "transient", "parameters", "fields")

@@ -41,8 +41,12 @@ def diffpool(
     return DenseDiffPoolUNet(in_dim, out_dim, latent, tuple(clusters))
 
 
-NETWORKS = {"unet": unet, "meshgraphnet": meshgraphnet, "graphunet": graphunet,
-            "diffpool": diffpool}  # fmt: skip
+NETWORKS = {
+    "unet": unet,
+    "meshgraphnet": meshgraphnet,
+    "graphunet": graphunet,
+    "diffpool": diffpool,
+}
 UNET_OPTIONS = set(inspect.signature(UNetConfig).parameters) - {"in_dim", "out_dim", "dim"}
 
 

@@ -14,8 +14,8 @@ from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 
 from solvers.errors import InputError
 from surrogate.training.callbacks import LastCheckpoint, LossCurve
-from surrogate.training.checkpoint import initialise_from
 from surrogate.training.data import MeshDataModule
+from surrogate.training.finetune import initialise_from
 from surrogate.training.module import SurrogateModule
 
 MONITOR = "val/rollout_rel_l2"

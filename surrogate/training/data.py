@@ -9,8 +9,9 @@ from typing import Any
 import lightning as L
 from torch_geometric.loader import DataLoader
 
-from surrogate.data.graphs import MeshDataset, dataset_schema, split_by_geometry
+from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.sample import DatasetError
+from surrogate.model.schema import dataset_schema
 
 DEFAULT_HIERARCHY = {"num_levels": 4, "method": "mis", "ratio": 4.0}
 
@@ -36,21 +37,26 @@ class MeshDataModule(L.LightningDataModule):
         history: int = 0,
     ) -> None:
         super().__init__()
+        self.save_hyperparameters()  # checkpoints keep the split, for `surrogate evaluate`
         self.folder = Path(folder)
         if not (self.folder / "manifest.json").exists():
             raise DatasetError(
                 f"{self.folder}: no dataset here (no manifest.json); make one with "
                 f"`surrogate generate RECIPE --out {self.folder} --samples N`."
             )
-        self.schema = dataset_schema(self.folder)
+        self.schema = dataset_schema(self.folder).to_dict()  # plain data: the model's hparams
         self.hierarchy = {**DEFAULT_HIERARCHY, **(hierarchy or {})}
         self.batch_size, self.num_workers = batch_size, num_workers
         self.split, self.split_seed = tuple(split), split_seed
         self.validation_samples, self.cache_size = validation_samples, cache_size
         self.history = history
+        self._splits: dict[str, list[int]] | None = None
 
     def splits(self) -> dict[str, list[int]]:
-        splits = split_by_geometry(self.folder, self.split, self.split_seed)
+        """Sample indices per split; read and hashed once (setup runs for every stage)."""
+        if self._splits is None:
+            self._splits = split_by_geometry(self.folder, self.split, self.split_seed)
+        splits = self._splits
         for name in ("train", "validation"):
             if not splits[name]:
                 raise DatasetError(

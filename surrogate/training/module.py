@@ -1,5 +1,5 @@
-"""The LightningModule: a generic network, a per-problem adapter, MeshGraphNets' training
-practice (online normalisers, noise on transient inputs, loss on free entries only), optional
+"""The LightningModule: a Surrogate (surrogate.model) trained with MeshGraphNets' practice
+(online normalisers, noise on transient inputs, loss on free entries only), optional
 pushforward training, and a validation rollout whose error picks the best checkpoint."""
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ from lightning.pytorch.callbacks import Timer
 from solvers.errors import InputError, SolverError
 from surrogate.graph import MeshGraph
 from surrogate.metrics import field_errors
-from surrogate.nn import build_network, levels_needed
-from surrogate.rollout import rollout
-from surrogate.training.adapter import FieldAdapter, masked_mse
-
-# What load_surrogate checks before trusting a checkpoint's contents.
-CHECKPOINT_FORMAT = "surrogate-checkpoint/1"
+from surrogate.model.adapter import masked_mse
+from surrogate.model.checkpoint import FORMAT, migrate
+from surrogate.model.rollout import rollout, trajectory_rollout
+from surrogate.model.surrogate import Surrogate
 
 
 class TrainingDiverged(SolverError):
@@ -26,19 +24,16 @@ class TrainingDiverged(SolverError):
 
 
 class SurrogateModule(L.LightningModule):
-    """network: {"name": unet | meshgraphnet | graphunet | diffpool, **options};
-    schema and hierarchy: the dataset's (the CLI links them from the data module);
-    noise: training-state noise in target units (transient); target_scales: per-sample
-    scales of the targets (surrogate.training.scales); superpose: targets
-    predicted per load component (surrogate.training.superposition); direct: transient
-    targets predicted as values, not changes (surrogate.training.adapter); pushforward: K > 0
-    trains each transient step from the network's own prediction of its state, unrolled
-    without gradient from j steps earlier, j drawn from 0..K per batch (Brandstetter, Worrall
-    and Welling 2022), so that it learns to correct the errors a rollout feeds it; lr decays
-    exponentially from lr to lr_final over decay_steps, or with decay_over_time over
-    trainer.max_time (so networks of different speeds, compared at equal training time, each
-    finish their schedule; the learning rate then depends on the machine's speed, so such a
-    run is not bit-reproducible); validation rolls out rollout_steps steps."""
+    """network, schema, hierarchy, noise, target_scales, superpose, direct: the Surrogate's
+    (surrogate.model.surrogate; the CLI links schema and hierarchy from the data module);
+    pushforward: K > 0 trains each transient step from the network's own prediction of its
+    state, unrolled without gradient from j steps earlier, j drawn from 0..K per batch
+    (Brandstetter, Worrall and Welling 2022), so that it learns to correct the errors a
+    rollout feeds it; lr decays exponentially from lr to lr_final over decay_steps, or with
+    decay_over_time over trainer.max_time (so networks of different speeds, compared at
+    equal training time, each finish their schedule; the learning rate then depends on the
+    machine's speed, so such a run is not bit-reproducible); validation rolls out
+    rollout_steps steps."""
 
     def __init__(
         self,
@@ -63,32 +58,21 @@ class SurrogateModule(L.LightningModule):
                 f"pushforward is {pushforward}; expected 0, or a positive number of steps "
                 "for a transient problem."
             )
-        if levels_needed(network) > hierarchy.get("num_levels", 4):
-            raise InputError(
-                f"the network needs {levels_needed(network)} hierarchy levels but the data "
-                f"builds {hierarchy.get('num_levels', 4)}; set data.hierarchy.num_levels."
-            )
-        self.adapter = FieldAdapter(schema, noise, target_scales, superpose, direct)
-        try:
-            self.network = build_network(
-                network, self.adapter.in_dim, self.adapter.out_dim, schema["dim"]
-            )
-        except (TypeError, ValueError) as error:
-            raise InputError(str(error)) from None
+        self.surrogate = Surrogate(
+            network, schema, hierarchy, noise, target_scales, superpose, direct
+        )
 
     def forward(self, graph: MeshGraph) -> torch.Tensor:
-        try:
-            return self.network(graph)
-        except ValueError as error:  # the data does not fit the network (hierarchy depth)
-            raise InputError(str(error)) from None
+        return self.surrogate(graph)
 
     def training_step(self, graph: MeshGraph, batch_idx: int) -> torch.Tensor:
-        inputs, _ = self.adapter.split(graph.x)
+        state = getattr(graph, "state", None)  # at t; none when steady
         if self.hparams.pushforward:
-            graph.x = self._pushed_forward(graph)
-        features, target, free = self.adapter.training_example(graph)
+            state = self._pushed_forward(graph, state)
+        adapter = self.surrogate.adapter
+        features, target, free, step = adapter.training_example(graph, state)
         graph.x = features
-        prediction = self.adapter.normalized(graph, self.forward(graph), inputs)
+        prediction = adapter.normalized(graph, self.forward(graph), step)
         loss = masked_mse(prediction, target, free)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
@@ -99,48 +83,28 @@ class SurrogateModule(L.LightningModule):
         return loss
 
     @torch.no_grad()
-    def _pushed_forward(self, graph: MeshGraph) -> torch.Tensor:
-        """graph.x with the state at t replaced by the network's prediction of it from the
-        true state j steps earlier (j drawn from 0..pushforward; none before the normalisers
-        have seen a batch). Unrolled in eval mode: the statistics stay the training data's."""
+    def _pushed_forward(self, graph: MeshGraph, state: torch.Tensor) -> torch.Tensor:
+        """The state at t replaced by the network's prediction of it from the true state
+        j steps earlier (j drawn from 0..pushforward; none before the normalisers have seen
+        a batch). Unrolled in eval mode: the statistics stay the training data's."""
         j = int(torch.randint(self.hparams.pushforward + 1, ()))
-        if j == 0 or not self.adapter.output_norm.count:
-            return graph.x
-        inputs, state = self.adapter.split(graph.x)
+        if j == 0 or not self.surrogate.adapter.output_norm.count:
+            return state
         past_inputs, past_states = graph.earlier_input_steps[-j:], graph.earlier_target_steps[-j:]
         given = torch.cat([past_states[1:], state[None]])  # pinned values at t - j + 1 .. t
         self.eval()
         try:
-            state = rollout(self, self.adapter, graph, past_inputs, given, past_states[0], j)[-1]
+            return rollout(self.surrogate, graph, past_inputs, given, past_states[0], j)[-1]
         finally:
             self.train()
-        return torch.cat([inputs, state], dim=1)
 
     def validation_step(self, graph: MeshGraph, batch_idx: int) -> None:
-        errors = self.rollout_errors(graph, self.hparams.rollout_steps)
+        predicted, truth = trajectory_rollout(self.surrogate, graph, self.hparams.rollout_steps)
+        errors = field_errors(predicted[-1], truth[-1], self.surrogate.schema)
         for name, value in errors.items():
             self.log(f"val/rel_l2/{name}", value, sync_dist=True, batch_size=1)
         mean = sum(errors.values()) / len(errors)
         self.log("val/rollout_rel_l2", mean, prog_bar=True, sync_dist=True, batch_size=1)
-
-    def rollout_errors(self, graph: MeshGraph, steps: int) -> dict[str, float]:
-        """Relative L2 per target field after `steps` steps (capped at the trajectory's
-        length) of one trajectory item; steady models predict once."""
-        predicted, truth = self.rollout_states(graph, steps)
-        return field_errors(predicted[-1], truth[-1], self.adapter.schema)
-
-    def rollout_states(self, graph: MeshGraph, steps: int):
-        """(predicted, truth), both (S, N, C): the states after 1..S steps of one trajectory
-        item, S = steps capped at its length; steady models predict once (S = 1)."""
-        targets = graph.target_steps
-        if self.adapter.transient:
-            steps = min(steps, len(targets) - 1)
-            predicted = rollout(
-                self, self.adapter, graph, graph.input_steps, targets[1:],
-                targets[0], steps,
-            )  # fmt: skip
-            return predicted, targets[1 : steps + 1]
-        return rollout(self, self.adapter, graph, graph.input_steps[0], targets[0]), targets[:1]
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
@@ -173,4 +137,8 @@ class SurrogateModule(L.LightningModule):
         return spent
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["surrogate_format"] = CHECKPOINT_FORMAT
+        checkpoint["surrogate_format"] = FORMAT
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """A resumed run's last.ckpt, of an older format, is migrated before it loads."""
+        migrate(checkpoint)

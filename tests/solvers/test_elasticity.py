@@ -31,9 +31,13 @@ def test_uniaxial_tension_with_rollers_and_traction(plane):
     """Rollers on left and bottom, traction s on the right: uniform stress sigma_xx = s."""
     mesh, E, nu, s = unit_square(0.2), 210.0, 0.3, 2.0
     u = elasticity(
-        mesh, E=E, nu=nu, plane=plane,
-        dirichlet={"left": (0.0, None), "bottom": (None, 0.0)}, traction={"right": (s, 0.0)},
-    )  # fmt: skip
+        mesh,
+        E=E,
+        nu=nu,
+        plane=plane,
+        dirichlet={"left": (0.0, None), "bottom": (None, 0.0)},
+        traction={"right": (s, 0.0)},
+    )
     if plane == "stress":
         exx, eyy = s / E, -nu * s / E
         expected_von_mises = s
@@ -47,10 +51,12 @@ def test_uniaxial_tension_with_rollers_and_traction(plane):
 def test_uniaxial_tension_3d():
     mesh, E, nu, s = unit_cube(0.35), 3.0, 0.2, 0.6
     u = elasticity(
-        mesh, E=E, nu=nu,
+        mesh,
+        E=E,
+        nu=nu,
         dirichlet={"xmin": (0, None, None), "ymin": (None, 0, None), "zmin": (None, None, 0)},
         traction={"xmax": (s, 0, 0)},
-    )  # fmt: skip
+    )
     np.testing.assert_allclose(u, mesh.points * [s / E, -nu * s / E, -nu * s / E], atol=1e-12)
     np.testing.assert_allclose(von_mises(mesh, u, E, nu), s, rtol=1e-10)
 

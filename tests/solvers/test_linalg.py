@@ -11,8 +11,9 @@ from solvers.linalg import SaddlePointLU
 def saddle_point(rng: np.random.Generator, n: int = 30, m: int = 8) -> sp.csc_matrix:
     """[[K, B^T], [B, 0]]: K a nonsymmetric path-graph block with a strong diagonal, B (m, n)
     sparse with full rank, so the whole matrix is invertible."""
-    k = sp.diags([rng.uniform(-1, 1, n - 1), rng.uniform(4, 5, n), rng.uniform(-1, 1, n - 1)],
-                 [-1, 0, 1])  # fmt: skip
+    k = sp.diags(
+        [rng.uniform(-1, 1, n - 1), rng.uniform(4, 5, n), rng.uniform(-1, 1, n - 1)], [-1, 0, 1]
+    )
     b = sp.random(m, n, density=0.2, random_state=rng) + sp.eye(m, n)
     return sp.csc_matrix(sp.bmat([[k, b.T], [b, None]]))
 

@@ -15,7 +15,7 @@ from solvers.navier_stokes import (
     steady_navier_stokes,
 )
 from solvers.taylor_hood import TaylorHood, circle, circular_parts
-from surrogate.data.families import ramped
+from surrogate.physics.channel_flow import ramped
 from tests.conftest import mean_size, observed_rate, unit_cube, unit_square
 
 

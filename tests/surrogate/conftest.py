@@ -8,6 +8,8 @@ import yaml
 from surrogate.cli import main
 from surrogate.data.generate import generate
 from surrogate.data.recipes import load_recipe
+from surrogate.model.schema import FieldSpec, Schema
+from surrogate.node_types import NODE_TYPES
 
 # Default mesh sizes, few steps and samples: small but real.
 TINY = {
@@ -18,10 +20,24 @@ TINY = {
     "poisson_box_holes": [],
 }
 # Shrinks any config to a few seconds of training.
-QUICK = ["--trainer.max_steps", "2", "--trainer.val_check_interval", "2",
-         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
-         "--model.network.latent", "8", "--model.rollout_steps", "2",
-         "--data.split", "[0.6, 0.2, 0.2]", "--data.validation_samples", "1"]  # fmt: skip
+QUICK = [
+    "--trainer.max_steps",
+    "2",
+    "--trainer.val_check_interval",
+    "2",
+    "--trainer.enable_progress_bar",
+    "false",
+    "--trainer.enable_model_summary",
+    "false",
+    "--model.network.latent",
+    "8",
+    "--model.rollout_steps",
+    "2",
+    "--data.split",
+    "[0.6, 0.2, 0.2]",
+    "--data.validation_samples",
+    "1",
+]
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +54,30 @@ def recipe_of(config: Path) -> str:
 
 def quick_train(config, datasets: Path, run: Path, *extra: str) -> int:
     """`surrogate train` of a config on its tiny dataset, shrunk by QUICK; the exit code."""
-    return main(["train", "--config", str(config), "--data.folder",
-                 str(datasets / recipe_of(config)), "--trainer.default_root_dir", str(run),
-                 *QUICK, *extra])  # fmt: skip
+    return main(
+        [
+            "train",
+            "--config",
+            str(config),
+            "--data.folder",
+            str(datasets / recipe_of(config)),
+            "--trainer.default_root_dir",
+            str(run),
+            *QUICK,
+            *extra,
+        ]
+    )
+
+
+def schema(transient: bool, inputs, targets) -> Schema:
+    """A 2D schema of (name, components) inputs and (name, components, pinned) targets."""
+    return Schema(
+        "test",
+        "test",
+        transient,
+        2,
+        0.1 if transient else None,
+        tuple(FieldSpec(name, size, "input") for name, size in inputs),
+        tuple(FieldSpec(name, size, "target", pinned) for name, size, pinned in targets),
+        NODE_TYPES,
+    )

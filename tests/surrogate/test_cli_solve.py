@@ -14,8 +14,25 @@ from surrogate.cli import main
 
 def test_poisson_on_generated_geometry_matches_the_library(tmp_path):
     out = tmp_path / "p"
-    assert main(["solve", "poisson", "--geometry", "l_shape", "--h", "0.1", "--source", "1",
-                 "--dirichlet", "0", "--out", str(out)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "solve",
+                "poisson",
+                "--geometry",
+                "l_shape",
+                "--h",
+                "0.1",
+                "--source",
+                "1",
+                "--dirichlet",
+                "0",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     written = meshio.read(out / "solution.vtu")
     expected = poisson(geometry.l_shape(h=0.1), source=1.0, dirichlet=0.0)
     np.testing.assert_allclose(written.point_data["u"], expected)
@@ -23,9 +40,30 @@ def test_poisson_on_generated_geometry_matches_the_library(tmp_path):
 
 def test_heat_writes_a_time_series_paraview_opens(tmp_path):
     out = tmp_path / "h"
-    code = main(["solve", "heat", "--geometry", "rectangle_with_holes", "--seed", "1", "--h", "0.1",
-                 "--dirichlet", "hole_0=sin(pi*t)", "--dirichlet", "left=0", "--dt", "0.05",
-                 "--steps", "4", "--theta", "0.5", "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "solve",
+            "heat",
+            "--geometry",
+            "rectangle_with_holes",
+            "--seed",
+            "1",
+            "--h",
+            "0.1",
+            "--dirichlet",
+            "hole_0=sin(pi*t)",
+            "--dirichlet",
+            "left=0",
+            "--dt",
+            "0.05",
+            "--steps",
+            "4",
+            "--theta",
+            "0.5",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     steps = ET.parse(out / "solution.pvd").getroot().findall("./Collection/DataSet")
     assert [float(s.get("timestep")) for s in steps] == pytest.approx([0, 0.05, 0.1, 0.15, 0.2])
@@ -37,9 +75,26 @@ def test_heat_writes_a_time_series_paraview_opens(tmp_path):
 
 def test_navier_stokes_writes_velocity_pressure_and_forces(tmp_path):
     out = tmp_path / "flow"
-    code = main(["solve", "navier_stokes", "--geometry", "channel_with_obstacle", "--h", "0.1",
-                 "--inflow-peak", "0.3", "--dt", "0.05", "--steps", "3", "--grad-div", "0.01",
-                 "--out", str(out)])  # fmt: skip
+    code = main(
+        [
+            "solve",
+            "navier_stokes",
+            "--geometry",
+            "channel_with_obstacle",
+            "--h",
+            "0.1",
+            "--inflow-peak",
+            "0.3",
+            "--dt",
+            "0.05",
+            "--steps",
+            "3",
+            "--grad-div",
+            "0.01",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     steps = ET.parse(out / "solution.pvd").getroot().findall("./Collection/DataSet")
     assert [float(s.get("timestep")) for s in steps] == pytest.approx([0, 0.05, 0.1, 0.15])

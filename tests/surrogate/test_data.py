@@ -103,8 +103,17 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     recipe = tiny("heat_holes")
     recipe["parameters"]["steps"] = 20
     recipe_file.write_text(json.dumps(recipe))  # JSON is YAML
-    command = [sys.executable, "-m", "surrogate.cli", "generate", str(recipe_file),
-               "--out", str(tmp_path / "killed"), "--samples", "6"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "surrogate.cli",
+        "generate",
+        str(recipe_file),
+        "--out",
+        str(tmp_path / "killed"),
+        "--samples",
+        "6",
+    ]
     process = subprocess.Popen(
         command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True
     )
@@ -116,8 +125,21 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(tmp_path):
     process.wait()
     done_before = len(list((tmp_path / "killed" / "samples").glob("sample_*.npz")))
     assert 1 <= done_before < 6 and not (tmp_path / "killed" / "manifest.json").exists()
-    assert main(["generate", str(recipe_file), "--out", str(tmp_path / "killed"),
-                 "--samples", "6", "--workers", "2"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                str(recipe_file),
+                "--out",
+                str(tmp_path / "killed"),
+                "--samples",
+                "6",
+                "--workers",
+                "2",
+            ]
+        )
+        == 0
+    )
     generate(load_recipe(recipe_file), tmp_path / "whole", samples=6, progress=False)
     assert files_of(tmp_path / "killed") == files_of(tmp_path / "whole")
     killed, whole = (
@@ -174,8 +196,17 @@ def test_refusals_are_one_sentence(tmp_path, capsys, args, message):
 
 
 def test_diverging_samples_are_named_and_the_others_written(tmp_path, capsys):
-    overrides = ["h=0.1", "h_obstacle=0.04", "steps=3", "dt=0.1", "ramp=0", "max_cfl=1000",
-                 "reynolds=[1.0, 3000.0]", "grad_div=0", "record_from=0"]  # fmt: skip
+    overrides = [
+        "h=0.1",
+        "h_obstacle=0.04",
+        "steps=3",
+        "dt=0.1",
+        "ramp=0",
+        "max_cfl=1000",
+        "reynolds=[1.0, 3000.0]",
+        "grad_div=0",
+        "record_from=0",
+    ]
     recipe_file = tmp_path / "recipe.yaml"  # samples 0 and 1 (Re ~2000) diverge, 2 does not
     recipe_file.write_text(json.dumps(load_recipe("cylinder_flow", overrides)))
     out = tmp_path / "d"
@@ -198,8 +229,9 @@ def test_resume_removes_its_own_partial_writes_only(tmp_path):
     generate(tiny("poisson_holes"), tmp_path / "d", samples=3, shard=(0, 2), progress=False)
     assert not mine.exists() and other.exists()
     assert sorted(p.name for p in samples.glob("sample_*")) == [
-        "sample_000000.npz", "sample_000002.npz",
-    ]  # fmt: skip
+        "sample_000000.npz",
+        "sample_000002.npz",
+    ]
 
 
 def test_resume_refuses_another_recipe_or_seed(tmp_path):

@@ -34,19 +34,24 @@ def test_fine_tuning_starts_from_the_trained_weights_and_statistics(trained, tmp
     assert quick_train(HEAT, new.parent, tmp_path, "--init_from", str(start), *FROZEN) == 0
     before, after = checkpoint(run), checkpoint(tmp_path)
     assert after["global_step"] == 2  # a new run: its own steps, optimiser and schedule
-    weights = [k for k in before["state_dict"] if not k.endswith(("count", "total", "total_sq",
-                                                                   "accumulations"))]  # fmt: skip
-    assert weights and all(torch.equal(before["state_dict"][k], after["state_dict"][k])
-                           for k in weights)  # fmt: skip
+    weights = [
+        k
+        for k in before["state_dict"]
+        if not k.endswith(("count", "total", "total_sq", "accumulations"))
+    ]
+    assert weights and all(
+        torch.equal(before["state_dict"][k], after["state_dict"][k]) for k in weights
+    )
     # the normalisers go on accumulating over the new data, from the trained statistics
-    count = "adapter.input_norm.count"
+    count = "surrogate.adapter.input_norm.count"
     assert after["state_dict"][count] > before["state_dict"][count] > 0
-    assert after["state_dict"]["adapter.input_norm.accumulations"] == 4
+    assert after["state_dict"]["surrogate.adapter.input_norm.accumulations"] == 4
     # without --init_from the same run starts from fresh weights
     fresh = tmp_path / "fresh"
     assert quick_train(HEAT, new.parent, fresh, *FROZEN) == 0
-    assert not all(torch.equal(before["state_dict"][k], checkpoint(fresh)["state_dict"][k])
-                   for k in weights)  # fmt: skip
+    assert not all(
+        torch.equal(before["state_dict"][k], checkpoint(fresh)["state_dict"][k]) for k in weights
+    )
 
 
 @pytest.mark.parametrize(

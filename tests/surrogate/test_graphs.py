@@ -1,4 +1,4 @@
-"""Serving graphs: features, node types, hierarchy reuse, geometry splits, statistics."""
+"""Serving graphs: fields, node types, hierarchy reuse, geometry splits."""
 
 import numpy as np
 import pytest
@@ -9,8 +9,9 @@ from solvers import Mesh, geometry, heat
 from solvers.mesh_io import write_time_series
 from surrogate.cli import main
 from surrogate.data.generate import generate
-from surrogate.data.graphs import NODE_TYPES, MeshDataset, node_types, split_by_geometry, statistics
+from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.recipes import load_recipe
+from surrogate.node_types import NODE_TYPES, node_types
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,8 @@ def test_transient_items_pair_consecutive_steps(heat_folder):
     graph = dataset[1]
     sample = dataset._load(0)[0]
     kappa, u = sample.fields["kappa"], sample.fields["u"]
-    torch.testing.assert_close(graph.x, torch.tensor(np.concatenate([kappa[1], u[1]], -1)))
+    torch.testing.assert_close(graph.inputs, torch.tensor(kappa[1]))
+    torch.testing.assert_close(graph.state, torch.tensor(u[1]))
     torch.testing.assert_close(graph.y, torch.tensor(u[2]))
     src, dst = graph.edge_index
     relative = graph.pos[dst] - graph.pos[src]
@@ -56,7 +58,8 @@ def test_items_with_history_carry_the_states_before_them(heat_folder):
     graph = dataset[0]
     sample = dataset._load(0)[0]
     kappa, u = sample.fields["kappa"], sample.fields["u"]
-    torch.testing.assert_close(graph.x, torch.tensor(np.concatenate([kappa[2], u[2]], -1)))
+    torch.testing.assert_close(graph.inputs, torch.tensor(kappa[2]))
+    torch.testing.assert_close(graph.state, torch.tensor(u[2]))
     torch.testing.assert_close(graph.y, torch.tensor(u[3]))
     torch.testing.assert_close(graph.earlier_input_steps, torch.tensor(kappa[:2]))
     torch.testing.assert_close(graph.earlier_target_steps, torch.tensor(u[:2]))
@@ -87,16 +90,6 @@ def test_splits_are_disjoint_whole_geometries(heat_folder):
     }
     train_meshes = {points[i] for i in splits["train"]}
     assert not train_meshes & {points[i] for i in splits["test"]}
-
-
-def test_statistics_come_from_the_given_split_only(heat_folder):
-    splits = split_by_geometry(heat_folder, (0.6, 0.2, 0.2))
-    train = MeshDataset(heat_folder, splits["train"])
-    stats = statistics(train)
-    y = torch.cat([train[i].y for i in range(len(train))])
-    torch.testing.assert_close(stats["y"][0], y.mean(0))
-    torch.testing.assert_close(stats["y"][1], y.std(0, unbiased=False), rtol=1e-4, atol=1e-6)
-    assert stats["x"][0].shape == (2,) and stats["edge_attr"][0].shape == (3,)
 
 
 def test_samples_sharing_a_mesh_share_a_split(tmp_path):

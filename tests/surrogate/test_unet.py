@@ -118,8 +118,12 @@ def test_activation_checkpointing_recomputes_in_the_backward_pass(plate):
     g = graph(plate)
     for use_checkpoint, grad, runs in ((False, True, 1), (True, True, 2), (True, False, 1)):
         net = network(checkpoint=use_checkpoint).train()
-        firsts = [net.node_encoder[0], net.edge_encoders[0][0], net.down[0][0].edge_src,
-                  net.decoder[0]]  # fmt: skip
+        firsts = [
+            net.node_encoder[0],
+            net.edge_encoders[0][0],
+            net.down[0][0].edge_src,
+            net.decoder[0],
+        ]
         calls = []
         for layer in firsts:
             layer.register_forward_hook(lambda module, *_, calls=calls: calls.append(module))

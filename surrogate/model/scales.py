@@ -25,7 +25,7 @@ from typing import NamedTuple
 import torch
 
 from solvers.errors import InputError
-from surrogate.metrics import field_slices, named_target_slices
+from surrogate.model.schema import Schema
 
 _EXPRESSION = re.compile(r"\s*\w+(\s*[*/]\s*\w+)*\s*")
 
@@ -65,19 +65,18 @@ class TargetScales:
     """Scales of a schema's targets from `spec` ({target name: "name * name / name"}, the
     names inputs or pinned targets); an empty spec scales nothing."""
 
-    def __init__(self, spec: dict[str, str] | None, schema: dict) -> None:
+    def __init__(self, spec: dict[str, str] | None, schema: Schema) -> None:
         spec = dict(spec or {})
-        self._inputs = field_slices(schema, "inputs")
-        targets = named_target_slices("target_scales", spec, schema)
-        pinned = [name for name, _, is_pinned in schema["targets"] if is_pinned]
+        self._inputs = schema.slices("input")
+        targets = schema.target_slices("target_scales", spec)
+        pinned = [target.name for target in schema.targets if target.pinned]
         self._pinned = {name: targets[name] for name in pinned if name not in self._inputs}
         sources = [*self._inputs, *self._pinned]
         self._powers = [(targets[name], parse_scale(text, sources)) for name, text in spec.items()]
         named = {name for _, powers in self._powers for name in powers}
         self._scaled_inputs = sorted(named & set(self._inputs))
         self.scaled_targets = sorted(named & set(self._pinned))  # their logs are features
-        self.input_size = sum(size for _, size in schema["inputs"])
-        self.target_size = sum(size for _, size, _ in schema["targets"])
+        self.input_size, self.target_size = schema.input_size, schema.target_size
 
     def __call__(self, graph, inputs: torch.Tensor, given: torch.Tensor) -> SampleScales:
         """The scales of each node's sample from its raw inputs (N, Ci) and the targets'

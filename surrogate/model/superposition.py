@@ -22,8 +22,8 @@ import re
 import torch
 
 from solvers.errors import InputError
-from surrogate.metrics import field_slices
-from surrogate.training.scales import samples_of
+from surrogate.model.scales import samples_of
+from surrogate.model.schema import Schema
 
 _SPEC = re.compile(r"\s*(\|?)\s*(\w+)\s*(\|?)\s*")
 
@@ -36,10 +36,10 @@ class Superposition:
     Network output layout, target by target: C channels for a target as usual, C x K
     responses for a superposed one (linear), C x K x K matrices for a norm."""
 
-    def __init__(self, spec: dict[str, str] | None, schema: dict) -> None:
+    def __init__(self, spec: dict[str, str] | None, schema: Schema) -> None:
         spec = dict(spec or {})
-        inputs, targets = field_slices(schema, "inputs"), field_slices(schema)
-        if spec and schema["transient"]:
+        inputs, targets = schema.slices("input"), schema.slices()
+        if spec and schema.transient:
             raise InputError(
                 "superpose is for steady problems (a transient step also depends on the "
                 "state, so it is not linear in the load); remove it from the config."

@@ -1,0 +1,133 @@
+"""Accuracy of a trained surrogate on a dataset's held-out geometries: what `surrogate
+evaluate` prints and writes, and what benchmarks/training_accuracy.py reports."""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from solvers.errors import InputError
+from surrogate.data.graphs import MeshDataset, split_by_geometry
+from surrogate.data.manifest import read_manifest
+from surrogate.metrics import field_errors, rmse
+from surrogate.model.checkpoint import read_checkpoint, surrogate_of
+from surrogate.model.rollout import trajectory_rollout
+from surrogate.model.surrogate import Surrogate
+
+SPLITS = ("test", "validation", "train", "all")
+DEFAULT_SPLIT = {"split": (0.8, 0.1, 0.1), "split_seed": 0}  # MeshDataModule's defaults
+
+
+@dataclass
+class Evaluation:
+    """relative_l2: {field: {h: {"mean", "median", "worst"}}} over the samples of the
+    relative L2 error after h steps; rmse: {field: {h: value}}, MeshGraphNets' rollout RMSE
+    after h steps (the root of the squared error averaged over steps 1..h, nodes,
+    components and samples); compute: what the model's training and this evaluation took.
+    A horizon past a trajectory's end is capped at its last step (steady models predict
+    once, so their horizons are all 1)."""
+
+    samples: list[int]
+    steps: list[int]
+    relative_l2: dict[str, dict[int, dict[str, float]]]
+    rmse: dict[str, dict[int, float]]
+    compute: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def table(self) -> str:
+        """A Markdown table, one row per field and horizon."""
+        lines = [
+            "| field | steps | relative L2 mean | median | worst | RMSE |",
+            "|---|---|---|---|---|---|",
+        ]
+        for name, by_step in self.relative_l2.items():
+            for h, errors in by_step.items():
+                lines.append(
+                    f"| {name} | {h} | {errors['mean']:.2%} | {errors['median']:.2%} | "
+                    f"{errors['worst']:.2%} | {self.rmse[name][h]:.3e} |"
+                )
+        return "\n".join(lines)
+
+
+@torch.no_grad()
+def evaluate(
+    model: Surrogate, folder: str | Path, indices: list[int], steps: tuple[int, ...] = (50,)
+) -> Evaluation:
+    """Rolls each sample of the folder out for max(steps) steps (capped at its length)
+    and measures it after each of `steps`."""
+    if not indices:
+        raise InputError(f"{folder}: no sample to evaluate in the chosen split.")
+    if not steps or min(steps) < 1:
+        raise InputError(f"--steps is {list(steps)}; expected whole numbers of at least 1.")
+    started = time.perf_counter()
+    dataset = MeshDataset(folder, indices, model.hierarchy, trajectories=True)
+    names = model.schema.slices()
+    errors = {name: {h: [] for h in steps} for name in names}
+    squared = {name: {h: [] for h in steps} for name in names}
+    for graph in dataset:
+        predicted, truth = trajectory_rollout(model, graph, max(steps))
+        for h in steps:
+            at = min(h, len(predicted)) - 1
+            for name, value in field_errors(predicted[at], truth[at], model.schema).items():
+                errors[name][h].append(value)
+            for name, part in names.items():  # mean squared error per sample, averaged below
+                squared[name][h].append(rmse(predicted[:h, :, part], truth[:h, :, part]) ** 2)
+    return Evaluation(
+        samples=list(indices),
+        steps=list(steps),
+        relative_l2={n: {h: _summary(v) for h, v in by_h.items()} for n, by_h in errors.items()},
+        rmse={
+            n: {h: float(np.sqrt(np.mean(v))) for h, v in by_h.items()}
+            for n, by_h in squared.items()
+        },
+        compute={"evaluation_s": time.perf_counter() - started, "device": _device()},
+    )
+
+
+def evaluate_checkpoint(
+    checkpoint: str | Path, folder: str | Path, split: str = "test", steps: tuple[int, ...] = (50,)
+) -> Evaluation:
+    """evaluate() of a checkpoint on the geometries of a dataset folder that its training
+    run held out for `split` (test, validation, train, or all samples), with the training
+    compute the checkpoint records."""
+    if split not in SPLITS:
+        raise InputError(f"--split is {split!r}; expected one of {', '.join(SPLITS)}.")
+    stored = read_checkpoint(checkpoint)
+    model = surrogate_of(stored, checkpoint)
+    data = {**DEFAULT_SPLIT, **stored.get("datamodule_hyper_parameters", {})}
+    if split == "all":
+        indices = sorted(entry["index"] for entry in read_manifest(folder)["samples"])
+    else:
+        indices = split_by_geometry(folder, tuple(data["split"]), data["split_seed"])[split]
+    evaluation = evaluate(model, folder, indices, steps)
+    timer = stored.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {})
+    evaluation.compute |= {
+        "training_steps": stored.get("global_step"),
+        "training_s": timer.get("train"),  # recorded when trainer.max_time was set
+        "split": split,
+        "split_fractions": list(data["split"]),
+        "split_seed": data["split_seed"],
+    }
+    return evaluation
+
+
+def _device() -> str:
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _summary(values: list[float]) -> dict[str, float]:
+    return {
+        "mean": float(np.mean(values)),
+        "median": float(np.median(values)),
+        "worst": float(np.max(values)),
+    }

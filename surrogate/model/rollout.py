@@ -1,0 +1,64 @@
+"""Rollout: a surrogate stepped forward on one mesh graph, on a stored trajectory, or on a
+new mesh for a problem set-up (surrogate.physics)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from surrogate.graph import MeshGraph, mesh_graph, node_type_features
+from surrogate.model.surrogate import Surrogate
+
+
+@torch.no_grad()
+def rollout(
+    model: Surrogate,
+    graph: MeshGraph,
+    inputs: torch.Tensor,
+    given: torch.Tensor,
+    initial: torch.Tensor | None = None,
+    steps: int = 1,
+) -> torch.Tensor:
+    """(steps, N, C) predicted targets after 1..steps steps (steps = 1 when steady).
+
+    inputs: (N, Ci), or (S, N, Ci) per state, the last reused once S states are used up;
+    given: (N, C), or (S, N, C) per predicted state, the values of pinned entries;
+    initial: (N, C) state at step 0 (transient only).
+    """
+    adapter = model.adapter
+    if adapter.transient and initial is None:
+        raise ValueError("a transient rollout needs the initial state.")
+    if not adapter.transient and steps != 1:
+        raise ValueError(f"a steady model predicts once; got steps={steps}.")
+    pick = lambda values, k: values if values.dim() == 2 else values[min(k, len(values) - 1)]  # noqa: E731
+    pinned = adapter.pinned(graph)  # the same at every step
+    state, states = initial, []
+    for k in range(steps):
+        step = adapter.step(graph, pick(inputs, k), pick(given, k), pinned)
+        graph.x = adapter.features(step, state, graph.node_type)
+        state = adapter.predict(graph, model(graph), step, state)
+        states.append(state)
+    return torch.stack(states)
+
+
+def trajectory_rollout(model: Surrogate, graph: MeshGraph, steps: int):
+    """(predicted, truth), both (S, N, C): the states after 1..S steps of one stored
+    trajectory item (surrogate.data.graphs, trajectories=True), S = steps capped at its
+    length; steady models predict once (S = 1)."""
+    targets = graph.target_steps
+    if model.adapter.transient:
+        steps = min(steps, len(targets) - 1)
+        predicted = rollout(model, graph, graph.input_steps, targets[1:], targets[0], steps)
+        return predicted, targets[1 : steps + 1]
+    return rollout(model, graph, graph.input_steps[0], targets[0]), targets[:1]
+
+
+def predict_on_mesh(model: Surrogate, mesh, setup, steps: int = 1) -> np.ndarray:
+    """(steps, N, C) predictions of a surrogate on a new mesh, for a surrogate.physics
+    Setup: the graph and hierarchy are built as in training."""
+    graph = mesh_graph(mesh, **model.hierarchy)
+    graph.node_type = node_type_features(mesh, setup.part_roles)
+    as_tensor = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    inputs, given = as_tensor(setup.inputs), as_tensor(setup.given(steps))
+    predicted = rollout(model, graph, inputs, given, as_tensor(setup.initial), steps)
+    return predicted.numpy().astype(np.float64)

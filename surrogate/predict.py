@@ -1,0 +1,104 @@
+"""Rollout to a folder, the library function `surrogate rollout`, the demo and the
+notebooks call: a surrogate on a mesh for a problem set-up, the reference beside it when
+asked, ParaView files, pictures and metrics.json written atomically."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from solvers import Mesh
+from solvers.atomic import atomic_folder
+from surrogate.metrics import relative_l2, rmse
+from surrogate.model.rollout import predict_on_mesh
+from surrogate.model.surrogate import Surrogate
+from surrogate.physics import Setup
+
+
+@dataclass
+class RolloutResult:
+    """fields: {name: (T, N, C)} predicted states (the initial state first when transient);
+    reference: the same from the reference (None without one); metrics: what metrics.json
+    holds (timings in s, times, per field and step the relative L2 error and RMSE against
+    the reference); folder: where the files are."""
+
+    mesh: Mesh
+    times: np.ndarray
+    fields: dict[str, np.ndarray]
+    reference: dict[str, np.ndarray] | None
+    metrics: dict
+    folder: Path
+
+
+def rollout_to_folder(
+    model: Surrogate,
+    mesh: Mesh,
+    setup: Setup,
+    steps: int,
+    out: str | Path,
+    reference: bool = False,
+    times: np.ndarray | None = None,
+    pictures: bool = True,
+    overwrite: bool = False,
+) -> RolloutResult:
+    """Predicts `steps` steps (1 when steady) on mesh, runs setup.reference beside it when
+    `reference` (timed as the solver unless the set-up replays a stored run), and writes
+    OUT/rollout.pvd (+ one .vtu per step, with FIELD, FIELD_reference and FIELD_error),
+    PNG/GIF pictures and metrics.json; `times` default to steps of the model's dt."""
+    schema = model.schema
+    if times is None:
+        times = schema.dt * np.arange(steps + 1) if schema.transient else np.zeros(1)
+    started = time.perf_counter()
+    predicted = predict_on_mesh(model, mesh, setup, steps)
+    timings = {"surrogate_s": time.perf_counter() - started}
+    solved = None
+    if reference:
+        started = time.perf_counter()
+        solved = setup.reference(steps)
+        if not setup.stored:
+            timings["solver_s"] = time.perf_counter() - started
+    if setup.initial is not None:  # the initial state first
+        predicted = np.concatenate([setup.initial[None], predicted])
+        solved = None if solved is None else np.concatenate([setup.initial[None], solved])
+    fields = {name: predicted[..., part] for name, part in schema.slices().items()}
+    solution = None if solved is None else {n: solved[..., p] for n, p in schema.slices().items()}
+    times = np.asarray(times)[: steps + 1]
+    metrics = {"timings": timings, "times": times.tolist(), "fields": {}}
+    if solution is not None:
+        first = 1 if schema.transient else 0  # the initial state is exact
+        for name, values in fields.items():
+            pairs = list(zip(values[first:], solution[name][first:], strict=True))
+            metrics["fields"][name] = {
+                "relative_l2": [relative_l2(p, r) for p, r in pairs],
+                "rmse": [rmse(p, r) for p, r in pairs],
+            }
+    with atomic_folder(out, overwrite=overwrite) as folder:
+        _write(folder, mesh, times, fields, solution, metrics, pictures)
+    return RolloutResult(mesh, times, fields, solution, metrics, Path(out))
+
+
+def _write(folder: Path, mesh, times, fields, solution, metrics: dict, pictures: bool) -> None:
+    from surrogate.export import magnitude, render, write_series
+
+    written = {}
+    for name, predicted in fields.items():
+        written[name] = predicted
+        reference = None if solution is None else solution[name]
+        if reference is not None:
+            written[f"{name}_reference"] = reference
+            written[f"{name}_error"] = predicted - reference
+        if pictures:
+            render(
+                folder,
+                mesh,
+                times,
+                name,
+                magnitude(predicted),
+                None if reference is None else magnitude(reference),
+            )
+    write_series(folder / "rollout.pvd", mesh, times, written)
+    (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))
