@@ -91,8 +91,12 @@ class MultigridUNet(nn.Module):
             for _ in config.blocks[:-1]
             if config.assignment == "learned"
         )
-        if config.attention_heads:  # only then: checkpoints without it keep loading
-            self.coarse_attention = CoarseAttention(c, config.dim, config.attention_heads)
+        # an option of the architecture: a network without it has no attention weights
+        self.coarse_attention = (
+            CoarseAttention(c, config.dim, config.attention_heads)
+            if config.attention_heads
+            else None
+        )
         self.decoder = mlp(c, config.out_dim, c, config.mlp_layers, layer_norm=False)
 
     @property
@@ -113,7 +117,7 @@ class MultigridUNet(nn.Module):
             h = reduce(h, index, weight, data.level_size(l + 1))
         bottom = self.num_levels - 1
         h, edges[-1] = self._run(self.bottom, h, edges[-1], data.level(bottom)[1])
-        if self.config.attention_heads:
+        if self.coarse_attention is not None:
             h = self.coarse_attention(h, data.level(bottom)[0], data.level_batch(bottom))
         for l in reversed(range(self.num_levels - 1)):
             lift_and_merge = partial(self._lift_and_merge, l, h)

@@ -53,14 +53,14 @@ class SurrogateModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        if pushforward < 0 or (pushforward and not schema["transient"]):
+        self.surrogate = Surrogate(
+            network, schema, hierarchy, noise, target_scales, superpose, direct
+        )
+        if pushforward < 0 or (pushforward and not self.surrogate.schema.transient):
             raise InputError(
                 f"pushforward is {pushforward}; expected 0, or a positive number of steps "
                 "for a transient problem."
             )
-        self.surrogate = Surrogate(
-            network, schema, hierarchy, noise, target_scales, superpose, direct
-        )
 
     def forward(self, graph: MeshGraph) -> torch.Tensor:
         return self.surrogate(graph)
