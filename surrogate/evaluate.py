@@ -30,8 +30,8 @@ class Evaluation:
     relative L2 error after h steps; rmse: {field: {h: value}}, MeshGraphNets' rollout RMSE
     after h steps (the root of the squared error averaged over steps 1..h, nodes,
     components and samples); compute: what the model's training and this evaluation took.
-    A horizon past a trajectory's end is capped at its last step (steady models predict
-    once, so their horizons are all 1)."""
+    A horizon past a trajectory's end is capped at its last step; a steady model predicts
+    once, so its only horizon is 1."""
 
     samples: list[int]
     steps: list[int]
@@ -67,6 +67,8 @@ def evaluate(
         raise InputError(f"{folder}: no sample to evaluate in the chosen split.")
     if not steps or min(steps) < 1:
         raise InputError(f"--steps is {list(steps)}; expected whole numbers of at least 1.")
+    if not model.schema.transient:
+        steps = (1,)  # a steady model predicts once
     started = time.perf_counter()
     dataset = MeshDataset(folder, indices, model.hierarchy, trajectories=True)
     names = model.schema.slices()

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers import Mesh, geometry
 from solvers.errors import ProblemError
-from solvers.geometry import NAMED
 from solvers.mesh_io import meshio_read
-from surrogate.commands.solve import make_mesh
+from surrogate.model.schema import Schema
 
 
 def add_parser(subparsers) -> None:
@@ -27,7 +27,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--checkpoint", type=Path, required=True, help="a .ckpt from surrogate train")
     domain = p.add_mutually_exclusive_group(required=True)
     domain.add_argument("--mesh", type=Path, help="any meshio-readable mesh file")
-    domain.add_argument("--geometry", choices=sorted(NAMED), help="a generated geometry")
+    domain.add_argument("--geometry", choices=sorted(geometry.NAMED), help="a generated geometry")
     domain.add_argument(
         "--series", type=Path, help="a run to replay: .pvd, folder of .vtu files or .xdmf"
     )
@@ -78,9 +78,10 @@ def run(args: argparse.Namespace) -> None:
         mesh, setup, times = _replay(args, schema, rules)
         steps = _steps(args.steps, schema, len(times) - 1)
     else:
-        mesh = make_mesh(
-            {"mesh": args.mesh, "geometry": args.geometry, "seed": args.seed, "h": args.h}
-        )
+        if args.mesh:
+            mesh = Mesh.read(args.mesh)
+        else:
+            mesh = geometry.named(args.geometry, args.seed, args.h)
         mesh = apply_rules(mesh, rules, args.mesh or Path(args.geometry))
         _check_dim(mesh, schema)
         steps = _steps(args.steps, schema)
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> None:
     print(f"wrote {args.out / 'rollout.pvd'}")
 
 
-def _replay(args: argparse.Namespace, schema: dict, rules: dict | None):
+def _replay(args: argparse.Namespace, schema: Schema, rules: dict | None):
     """Mesh, Setup and times of the stored run --series names."""
     from surrogate import physics
     from surrogate.data.ingest import ingest_series
@@ -145,12 +146,12 @@ def _replay(args: argparse.Namespace, schema: dict, rules: dict | None):
     return sample.mesh, physics.from_series(schema, sample), times
 
 
-def _check_dim(mesh, schema: dict) -> None:
+def _check_dim(mesh, schema: Schema) -> None:
     if mesh.dim != schema.dim:
         raise ProblemError(f"the mesh is {mesh.dim}D but the model was trained in {schema.dim}D.")
 
 
-def _steps(steps: int | None, schema: dict, available: int | None = None) -> int:
+def _steps(steps: int | None, schema: Schema, available: int | None = None) -> int:
     """Steps to predict: --steps, else the run's length (or the recipe's)."""
     if not schema.transient:
         if steps not in (None, 1):
@@ -165,7 +166,7 @@ def _steps(steps: int | None, schema: dict, available: int | None = None) -> int
     return steps
 
 
-def _initial(value: str | None, mesh, schema: dict):
+def _initial(value: str | None, mesh, schema: Schema):
     if value is None or not schema.transient:
         return None
     try:

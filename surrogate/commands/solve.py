@@ -102,7 +102,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     params = _parameters(args)
     started = time.perf_counter()
-    mesh = make_mesh(params)
+    mesh = _make_mesh(params)
     meshed = time.perf_counter()
     options = solvers.SolverOptions(method=params["solver"], rtol=float(params["rtol"]))
     with atomic_folder(args.out, overwrite=args.overwrite) as folder:
@@ -254,7 +254,7 @@ def _pairs_to_dict(values: list[str]) -> str | dict:
     return pairs
 
 
-def make_mesh(params: dict):
+def _make_mesh(params: dict):
     """The mesh of params["mesh"] (a file) or params["geometry"] (seed, h)."""
     if params["mesh"] is not None:
         return solvers.Mesh.read(params["mesh"])
