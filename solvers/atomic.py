@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 
@@ -35,12 +35,21 @@ def atomic_path(path: str | Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
+def atomic_folder(
+    path: str | Path, overwrite: bool = False, inputs: Iterable[str | Path | None] = ()
+) -> Iterator[Path]:
     """Yield a temporary folder beside PATH; on success it replaces PATH in one rename.
 
-    On failure the temporary folder is removed and PATH is left as it was.
+    On failure the temporary folder is removed and PATH is left as it was. Replacing PATH
+    is refused when one of the inputs (files the output is made from) lies inside it.
     """
     path = Path(path)
+    inside = [str(p) for p in inputs if p is not None and _within(Path(p), path)]
+    if inside and path.exists():
+        raise FileExistsError(
+            f"{inside[0]} lies inside the output folder {path}, which the run would "
+            "replace; expected the inputs outside it (or another --out)."
+        )
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a folder; expected a folder path.")
     if path.exists() and any(path.iterdir()) and not overwrite:
@@ -60,3 +69,8 @@ def atomic_folder(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def _within(item: Path, folder: Path) -> bool:
+    """Whether item is folder or lies inside it, after resolving links."""
+    return item.resolve().is_relative_to(folder.resolve())

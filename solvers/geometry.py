@@ -189,23 +189,35 @@ def box_with_holes(
         return _generate(3)
 
 
-# The generated domains by name (for `surrogate solve --geometry` and rollouts); a seed
-# places the random holes of those that have them.
+# The generated domains by name (for `surrogate solve --geometry` and rollouts): a seed
+# places the random holes of those that have them; the measure is the domain's area (2D)
+# or volume (3D), from which the node count is estimated before meshing.
 NAMED = {
-    "rectangle_with_holes": lambda seed, h: rectangle_with_holes(seed=seed, h=h),
-    "channel_with_obstacle": lambda seed, h: channel_with_obstacle(h=h),
-    "dfg_channel": lambda seed, h: dfg_channel(h=h),
-    "l_shape": lambda seed, h: l_shape(h=h),
-    "annulus": lambda seed, h: annulus(h=h),
-    "box_with_holes": lambda seed, h: box_with_holes(seed=seed, h=h),
+    "rectangle_with_holes": (lambda seed, h: rectangle_with_holes(seed=seed, h=h), 1.0, 2),
+    "channel_with_obstacle": (lambda seed, h: channel_with_obstacle(h=h), 2.2 * 0.41, 2),
+    "dfg_channel": (lambda seed, h: dfg_channel(h=h), 2.2 * 0.41, 2),
+    "l_shape": (lambda seed, h: l_shape(h=h), 0.75, 2),
+    "annulus": (lambda seed, h: annulus(h=h), 0.75 * np.pi, 2),
+    "box_with_holes": (lambda seed, h: box_with_holes(seed=seed, h=h), 1.0, 3),
 }
+MAX_NODES = 5_000_000  # what a generated mesh may have; more would mesh for many minutes
 
 
-def named(name: str, seed: int = 0, h: float = 0.05) -> Mesh:
-    """The generated domain of that name (NAMED)."""
+def named(name: str, seed: int = 0, h: float = 0.05, max_nodes: int = MAX_NODES) -> Mesh:
+    """The generated domain of that name (NAMED), refused before meshing when cell size h
+    would give it more than max_nodes nodes."""
     if name not in NAMED:
         raise ProblemError(f"geometry '{name}' is unknown; expected one of {', '.join(NAMED)}.")
-    return NAMED[name](int(seed), float(h))
+    make, measure, dim = NAMED[name]
+    if not (isinstance(h, int | float) and np.isfinite(h) and h > 0):
+        raise ProblemError(f"the cell size h is {h!r}; expected a positive finite number.")
+    estimate = 1.2 * measure / h**dim if dim == 2 else 1.5 * measure / h**dim
+    if estimate > max_nodes:
+        raise ProblemError(
+            f"{name} at h = {h:g} would have about {estimate:,.0f} nodes; expected at most "
+            f"{max_nodes:,} (a larger h)."
+        )
+    return make(int(seed), float(h))
 
 
 # ---- gmsh plumbing ------------------------------------------------------------------------

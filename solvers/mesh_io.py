@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
-import re
+import struct
 from collections.abc import Sequence
 from pathlib import Path
+from xml.etree import ElementTree
 from xml.sax.saxutils import quoteattr
 
 import meshio
@@ -14,6 +16,7 @@ import numpy as np
 
 from solvers.atomic import atomic_path
 from solvers.errors import MeshError
+from solvers.limits import memory_budget
 from solvers.mesh import Mesh
 
 CELL_TYPE = {2: "triangle", 3: "tetra"}
@@ -119,6 +122,8 @@ def _formats_of(path: Path) -> list[str]:
 
 def meshio_read(path: Path, formats: list[str]) -> meshio.Mesh:
     """The first format that reads; else MeshError with the first format's reason."""
+    if "vtu" in formats and path.suffix == ".vtu":
+        check_vtu_payload(path)
     reasons = []
     for file_format in formats:
         # meshio prints its reason and calls sys.exit(1) on many malformed files: catch both.
@@ -135,16 +140,65 @@ def meshio_read(path: Path, formats: list[str]) -> meshio.Mesh:
     )
 
 
+def check_vtu_payload(path: Path, budget: int | None = None) -> None:
+    """Refuse a .vtu whose compressed arrays declare more uncompressed bytes than the
+    budget (a few MB of zlib can claim gigabytes), before anything is decompressed. Reads
+    the block headers of inline base64 arrays (VTK's zlib/lz4/lzma layout: block count,
+    block size, last block size, ...)."""
+    budget = memory_budget() if budget is None else budget
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (OSError, ElementTree.ParseError) as error:
+        raise MeshError(
+            f"{path}: cannot be parsed as XML ({error}); expected a .vtu file."
+        ) from None
+    if not root.get("compressor"):
+        return
+    wide = root.get("header_type", "UInt32") == "UInt64"
+    size, kind = (8, "Q") if wide else (4, "I")
+    total = 0
+    for array in root.iter("DataArray"):
+        if array.get("format") != "binary" or not (array.text or "").strip():
+            continue
+        try:  # 3 ints of 4 or 8 bytes: exactly 16 or 32 base64 characters
+            head = base64.b64decode(array.text.strip()[: 4 * size])
+            blocks, block, last = struct.unpack("<" + kind * 3, head[: 3 * size])
+        except (ValueError, struct.error):
+            raise MeshError(f"{path}: a compressed array's header is malformed.") from None
+        total += (blocks - 1) * block + (last or block) if blocks else 0
+    if total > budget:
+        raise MeshError(
+            f"{path}: its compressed arrays unpack to {total / 2**30:.1f} GiB; expected at "
+            f"most {budget / 2**30:.1f} GiB (a quarter of this machine's memory)."
+        )
+
+
 def check_xdmf_references(path: Path) -> None:
-    """Refuse XDMF files whose HDF5 references point outside the file's own folder."""
+    """Refuse XDMF files whose data items (HDF5 of any extension, or raw binary) or
+    XIncludes refer to files outside the file's own folder, or to anything but regular
+    files."""
     folder = path.resolve().parent
-    text = path.read_text(errors="replace")
-    for reference in re.findall(r">\s*([^<>]+?\.h5)\s*:", text):
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (OSError, ElementTree.ParseError) as error:
+        raise MeshError(f"{path}: cannot be parsed as XML ({error}); expected XDMF.") from None
+    references = [  # XInclude of another document (meshio includes parts of its own)
+        element.get("href")
+        for element in root.iter()
+        if str(element.tag).endswith("include") and element.get("href")
+    ]
+    for item in root.iter("DataItem"):
+        if item.get("Format", "XML").upper() in ("HDF", "BINARY"):
+            reference = (item.text or "").strip()
+            if item.get("Format").upper() == "HDF":
+                reference = reference.rsplit(":", 1)[0]  # file:dataset
+            references.append(reference)
+    for reference in references:
         target = (folder / reference).resolve()
-        if not target.is_relative_to(folder):
+        if not target.is_relative_to(folder) or not target.is_file():
             raise MeshError(
-                f"{path}: refers to data file '{reference}' outside its folder; "
-                "expected HDF5 files next to the .xdmf file."
+                f"{path}: refers to data file '{reference}', outside its folder or not a "
+                "regular file; expected data files next to the .xdmf file."
             )
 
 

@@ -17,6 +17,7 @@ from surrogate.metrics import relative_l2, rmse
 from surrogate.model.rollout import predict_on_mesh
 from surrogate.model.surrogate import Surrogate
 from surrogate.physics import Setup
+from surrogate.values import check_finite, check_memory
 
 
 @dataclass
@@ -44,12 +45,16 @@ def rollout_to_folder(
     times: np.ndarray | None = None,
     pictures: bool = True,
     overwrite: bool = False,
+    inputs: tuple = (),
 ) -> RolloutResult:
     """Predicts `steps` steps (1 when steady) on mesh, runs setup.reference beside it when
     `reference` (timed as the solver unless the set-up replays a stored run), and writes
     OUT/rollout.pvd (+ one .vtu per step, with FIELD, FIELD_reference and FIELD_error),
-    PNG/GIF pictures and metrics.json; `times` default to steps of the model's dt."""
+    PNG/GIF pictures and metrics.json; `times` default to steps of the model's dt; OUT is
+    not replaced when one of `inputs` (the files the rollout reads) lies inside it."""
     schema = model.schema
+    # predicted, reference and error states, each (steps + 1, N, C)
+    check_memory(3 * (steps + 1) * mesh.num_nodes * schema.target_size, "the rollout")
     if times is None:
         times = schema.dt * np.arange(steps + 1) if schema.transient else np.zeros(1)
     started = time.perf_counter()
@@ -64,6 +69,9 @@ def rollout_to_folder(
     if setup.initial is not None:  # the initial state first
         predicted = np.concatenate([setup.initial[None], predicted])
         solved = None if solved is None else np.concatenate([setup.initial[None], solved])
+    check_finite(predicted, "the surrogate's prediction", stepped=True)
+    if solved is not None:
+        check_finite(solved, "the reference", stepped=True)
     fields = {name: predicted[..., part] for name, part in schema.slices().items()}
     solution = None if solved is None else {n: solved[..., p] for n, p in schema.slices().items()}
     times = np.asarray(times)[: steps + 1]
@@ -76,7 +84,7 @@ def rollout_to_folder(
                 "relative_l2": [relative_l2(p, r) for p, r in pairs],
                 "rmse": [rmse(p, r) for p, r in pairs],
             }
-    with atomic_folder(out, overwrite=overwrite) as folder:
+    with atomic_folder(out, overwrite=overwrite, inputs=inputs) as folder:
         _write(folder, mesh, times, fields, solution, metrics, pictures)
     return RolloutResult(mesh, times, fields, solution, metrics, Path(out))
 

@@ -8,6 +8,8 @@ import argparse
 import time
 from pathlib import Path
 
+from surrogate import values
+
 UNSEEN_SEED = 20261121  # a geometry seed the dataset's generator does not draw
 ROLLOUT_STEPS = 50
 
@@ -21,10 +23,30 @@ def add_parser(subparsers) -> None:
         "plate the model never saw, ParaView files and pictures in OUT/rollout.",
     )
     p.add_argument("--out", type=Path, default=Path("runs/demo"), help="default runs/demo")
-    p.add_argument("--samples", type=int, default=40, help="training trajectories (40)")
-    p.add_argument("--minutes", type=float, default=5.0, help="training time limit (5)")
-    p.add_argument("--max-steps", type=int, default=4000, help="training step limit (4000)")
-    p.add_argument("--workers", type=int, default=2, help="generation processes (2)")
+    p.add_argument(
+        "--samples",
+        type=values.SAMPLES.flag("--samples"),
+        default=40,
+        help="training trajectories (40)",
+    )
+    p.add_argument(
+        "--minutes",
+        type=values.MINUTES.flag("--minutes"),
+        default=5.0,
+        help="training time limit (5)",
+    )
+    p.add_argument(
+        "--max-steps",
+        type=values.STEPS.flag("--max-steps"),
+        default=4000,
+        help="training step limit (4000)",
+    )
+    p.add_argument(
+        "--workers",
+        type=values.WORKERS.flag("--workers"),
+        default=2,
+        help="generation processes (2)",
+    )
     p.set_defaults(run=run)
 
 
@@ -53,6 +75,7 @@ def run(args: argparse.Namespace) -> None:
             str(args.out / "data"),
             "--trainer.default_root_dir",
             str(args.out / "train"),
+            "--overwrite",  # a demo run again replaces the last one
             "--trainer.max_steps",
             str(args.max_steps),
             "--trainer.max_time",

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 from solvers.atomic import atomic_path
+from surrogate import values
 
 
 def add_parser(subparsers) -> None:
@@ -29,7 +30,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument(
         "--steps",
-        type=int,
+        type=values.STEPS.flag("--steps"),
         nargs="+",
         default=[1, 10, 50],
         metavar="N",

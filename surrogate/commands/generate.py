@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from solvers.errors import ProblemError
+from surrogate import values
 from surrogate.data.generate import generate
 from surrogate.data.recipes import load_recipe, recipe_names
 
@@ -21,15 +22,24 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("recipe", help="bundled recipe name or path to a recipe YAML file")
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
-    p.add_argument("--samples", type=int, required=True, help="number of samples")
-    p.add_argument("--workers", type=int, default=1, help="parallel processes (default 1)")
+    p.add_argument(
+        "--samples", type=values.SAMPLES.flag("--samples"), required=True, help="number of samples"
+    )
+    p.add_argument(
+        "--workers",
+        type=values.WORKERS.flag("--workers"),
+        default=1,
+        help="parallel processes (default 1)",
+    )
     p.add_argument(
         "--shard",
         default="0/1",
         metavar="I/N",
         help="make only samples with index %% N == I (job arrays)",
     )
-    p.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
+    p.add_argument(
+        "--seed", type=values.SEED.flag("--seed"), default=0, help="dataset seed (default 0)"
+    )
     p.add_argument(
         "--set",
         dest="overrides",

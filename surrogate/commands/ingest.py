@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from solvers.atomic import atomic_folder
+from surrogate import values
 from surrogate.data.ingest import ingest_series, load_rules
 from surrogate.data.manifest import write_manifest
 from surrogate.data.sample import DatasetError, sample_path, write_sample
@@ -31,13 +32,19 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--out", type=Path, required=True, help="dataset folder")
     p.add_argument("--parts", type=Path, help="YAML rules naming boundary parts by position")
-    p.add_argument("--dt", type=float, help="time step of a folder of .vtu files (default 1)")
+    p.add_argument(
+        "--dt",
+        type=values.TIME_STEP.flag("--dt"),
+        help="time step of a folder of .vtu files (default 1)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
     fields = [name.strip() for name in args.fields.split(",") if name.strip()]
+    if not fields:
+        raise DatasetError(f"--fields is {args.fields!r}; expected point field names, e.g. u,v.")
     pinned = {name.strip() for name in args.pinned.split(",") if name.strip()}
     if pinned - set(fields):
         raise DatasetError(
@@ -60,7 +67,8 @@ def run(args: argparse.Namespace) -> None:
             for name in fields
         },
     }
-    with atomic_folder(args.out, overwrite=args.overwrite) as folder:
+    inputs = [*args.sources, args.parts]
+    with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:
         for index, sample in enumerate(samples):
             write_sample(sample_path(folder, index), sample, field_dtype=np.float64)
         write_manifest(folder, recipe, None, len(samples))

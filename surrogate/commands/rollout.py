@@ -11,6 +11,7 @@ import numpy as np
 from solvers import Mesh, geometry
 from solvers.errors import ProblemError
 from solvers.mesh_io import meshio_read
+from surrogate import values
 from surrogate.model.schema import Schema
 
 
@@ -31,8 +32,15 @@ def add_parser(subparsers) -> None:
     domain.add_argument(
         "--series", type=Path, help="a run to replay: .pvd, folder of .vtu files or .xdmf"
     )
-    p.add_argument("--seed", type=int, default=0, help="geometry seed (default 0)")
-    p.add_argument("--h", type=float, default=0.04, help="geometry cell size (default 0.04)")
+    p.add_argument(
+        "--seed", type=values.SEED.flag("--seed"), default=0, help="geometry seed (default 0)"
+    )
+    p.add_argument(
+        "--h",
+        type=values.CELL_SIZE.flag("--h"),
+        default=0.04,
+        help="geometry cell size (default 0.04)",
+    )
     p.add_argument("--parts", type=Path, help="YAML rules naming boundary parts by position")
     p.add_argument(
         "--dirichlet",
@@ -56,7 +64,11 @@ def add_parser(subparsers) -> None:
         help="a uniform input field (default: mid-range of the recipe)",
     )
     p.add_argument("--initial", help="initial state: a number or a .vtu with the target field")
-    p.add_argument("--steps", type=int, help="steps to predict (default: the recipe's)")
+    p.add_argument(
+        "--steps",
+        type=values.STEPS.flag("--steps"),
+        help="steps to predict (default: the recipe's)",
+    )
     p.add_argument("--reference", action="store_true", help="also run the bundled solver")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG and GIF")
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -103,6 +115,7 @@ def run(args: argparse.Namespace) -> None:
         times=times,
         pictures=not args.no_pictures,
         overwrite=args.overwrite,
+        inputs=(args.checkpoint, args.mesh, args.series, args.parts, _file(args.initial)),
     )
     timings = result.metrics["timings"]
     print(mesh)
@@ -174,13 +187,27 @@ def _initial(value: str | None, mesh, schema: Schema):
     except ValueError:
         pass
     name, size = schema.targets[0].name, schema.targets[0].components
-    raw = meshio_read(Path(value), None)
+    if Path(value).suffix != ".vtu":
+        raise ProblemError(
+            f"--initial {value!r}; expected a number or a .vtu file holding the point field "
+            f"'{name}' on the rollout mesh."
+        )
+    raw = meshio_read(Path(value), ["vtu"])
     if name not in raw.point_data or len(raw.points) != mesh.num_nodes:
         raise ProblemError(
             f"{value}: expected a point field '{name}' on a mesh of {mesh.num_nodes} points "
             f"(found fields {sorted(raw.point_data)} on {len(raw.points)} points)."
         )
     return np.asarray(raw.point_data[name], dtype=float).reshape(mesh.num_nodes, -1)[:, :size]
+
+
+def _file(value: str | None) -> Path | None:
+    """--initial as a file, when it is no number."""
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return None if value is None else Path(value)
+    return None
 
 
 def _pairs(items: list[str], flag: str) -> dict[str, str]:

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 import solvers
 from solvers import geometry
@@ -21,8 +20,10 @@ from solvers.navier_stokes import (
     parabolic_inflow,
 )
 from solvers.taylor_hood import circular_parts, require_triangles
+from surrogate import values
 from surrogate.expressions import parse_scalar, parse_vector
 from surrogate.physics.channel_flow import channel_velocity
+from surrogate.plain_yaml import read_yaml
 
 PROBLEMS = ("poisson", "heat", "elasticity", "navier_stokes")
 # Parameters a YAML file may set, with their defaults; command-line flags override them.
@@ -105,7 +106,8 @@ def run(args: argparse.Namespace) -> None:
     mesh = _make_mesh(params)
     meshed = time.perf_counter()
     options = solvers.SolverOptions(method=params["solver"], rtol=float(params["rtol"]))
-    with atomic_folder(args.out, overwrite=args.overwrite) as folder:
+    inputs = [params["mesh"], args.config]
+    with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:
         written, summary = _solve(args.problem, mesh, params, options, folder)
     solved = time.perf_counter()
     print(f"{mesh}")
@@ -121,10 +123,12 @@ def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str
         return _navier_stokes(mesh, params, folder)
     if problem == "poisson":
         u = solvers.poisson(mesh, **_diffusion(params, options))
+        values.check_finite(u, "the solution")
         write_mesh(mesh, folder / "solution.vtu", point_data={"u": u})
         return "solution.vtu", f"u in [{u.min():.4g}, {u.max():.4g}]"
     if problem == "heat":
         steps, dt = int(params["steps"]), float(params["dt"])
+        values.check_memory((steps + 1) * mesh.num_nodes, "the heat solution")
         u = solvers.heat(
             mesh,
             u0=_scalar(params, "u0"),
@@ -133,6 +137,7 @@ def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str
             theta=float(params["theta"]),
             **_diffusion(params, options),
         )
+        values.check_finite(u, "the solution", stepped=True)
         write_time_series(mesh, folder / "solution.pvd", np.arange(steps + 1) * dt, {"u": u})
         return (
             "solution.pvd",
@@ -151,6 +156,7 @@ def _solve(problem: str, mesh, params: dict, options, folder: Path) -> tuple[str
         solver=options,
     )
     stress = solvers.von_mises(mesh, displacement, E, nu, plane)
+    values.check_finite(displacement, "the displacement")
     write_mesh(
         mesh,
         folder / "solution.vtu",
@@ -175,6 +181,7 @@ def _diffusion(params: dict, options) -> dict:
 def _navier_stokes(mesh, params: dict, folder: Path) -> tuple[str, str]:
     steps, dt = int(params["steps"]), float(params["dt"])
     require_triangles(mesh)
+    values.check_memory((steps + 1) * mesh.num_nodes * 8, "the flow history")
     force_part = params["force_part"] or ("obstacle" if "obstacle" in mesh.boundary_parts else None)
     velocity = _flow_velocity(mesh, params)
     viscosity = float(params["viscosity"])
@@ -219,15 +226,50 @@ def _parameters(args: argparse.Namespace) -> dict:
             params[key] = _pairs_to_dict(value) if isinstance(value, list) else value
     if params["mesh"] is None and params["geometry"] is None:
         raise ProblemError("no domain given; expected --mesh FILE or --geometry NAME.")
-    return params
+    return _checked(params)
+
+
+# The declared kind of each numeric parameter (surrogate.values), checked for flags and
+# config entries alike before any work starts.
+NUMBERS = {
+    "seed": values.SEED, "h": values.CELL_SIZE, "dt": values.TIME_STEP, "steps": values.STEPS,
+    "theta": values.THETA, "rtol": values.TOLERANCE, "viscosity": values.POSITIVE,
+    "max_cfl": values.POSITIVE, "inflow_peak": values.Number(float),
+    "grad_div": values.NON_NEGATIVE,
+}  # fmt: skip
+CHOICES = {"plane": ("strain", "stress"), "solver": solvers.linalg.METHODS}
+POSITIVE_COEFFICIENTS = ("kappa", "E")  # where given as numbers; formulas are checked per node
+
+
+def _checked(params: dict) -> dict:
+    """params with every declared value checked and converted; one sentence otherwise."""
+    checked = dict(params)
+    for key, kind in NUMBERS.items():
+        checked[key] = kind.check(params[key], key)
+    for key, allowed in CHOICES.items():
+        if params[key] not in allowed:
+            raise ProblemError(f"{key} is {params[key]!r}; expected one of {', '.join(allowed)}.")
+    for key in POSITIVE_COEFFICIENTS:
+        if _is_number(params[key]):
+            values.POSITIVE.check(params[key], key)
+    if _is_number(params["nu"]):
+        values.poisson_ratio(params["nu"], "nu")
+    for key in ("mesh", "geometry", "force_part"):
+        if params[key] is not None and not isinstance(params[key], str | Path):
+            raise ProblemError(f"{key} is {params[key]!r}; expected a name or a path.")
+    return checked
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(value, bool)
 
 
 def _read_config(path: Path) -> dict:
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-        raise ProblemError(f"{path}: cannot be read as YAML ({reason}).") from None
+    loaded = read_yaml(path, "YAML")
     if not isinstance(loaded, dict):
         raise ProblemError(
             f"{path}: holds {type(loaded).__name__}; expected a mapping of parameters."
@@ -274,8 +316,8 @@ def _condition(params: dict, key: str, components: int = 1, pair: bool = False):
 
     def parse(value, where: str):
         if pair:
-            items = value.split(",", 1) if isinstance(value, str) else list(value)
-            if len(items) != 2:
+            items = value.split(",", 1) if isinstance(value, str) else value
+            if not isinstance(items, list | tuple) or len(items) != 2:
                 raise ProblemError(f"{where} is {value!r}; expected ALPHA,U_EXT.")
             return (parse_scalar(items[0], where), parse_scalar(items[1], where))
         if components > 1:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch_geometric.data import Dataset
 
-from surrogate.data.manifest import read_manifest
-from surrogate.data.sample import Sample, read_sample
+from surrogate.data.manifest import read_manifest, sample_file
+from surrogate.data.sample import Sample, open_npz, read_sample
 from surrogate.graph import MeshGraph, mesh_graph, node_type_features
 
 
@@ -36,7 +36,7 @@ def split_by_geometry(
     folder = Path(folder)
     groups: dict[str, list[int]] = {}
     for entry in read_manifest(folder)["samples"]:
-        with np.load(folder / entry["file"], allow_pickle=False) as archive:
+        with open_npz(sample_file(folder, entry)) as archive:
             digest = hashlib.sha256(archive["points"].tobytes() + archive["cells"].tobytes())
         groups.setdefault(digest.hexdigest(), []).append(entry["index"])
     keys = sorted(groups)
@@ -66,7 +66,7 @@ class MeshDataset(Dataset):
         manifest = read_manifest(self.folder)
         entries = {e["index"]: e for e in manifest["samples"]}
         self.sample_indices = sorted(entries) if indices is None else list(indices)
-        self.files = [self.folder / entries[i]["file"] for i in self.sample_indices]
+        self.files = [sample_file(self.folder, entries[i]) for i in self.sample_indices]
         roles = {name: spec.get("role") for name, spec in manifest["fields"].items()}
         self.inputs = [name for name, role in roles.items() if role == "input"]
         self.targets = [name for name, role in roles.items() if role == "target"]

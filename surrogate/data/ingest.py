@@ -18,12 +18,13 @@ from pathlib import Path
 
 import meshio
 import numpy as np
-import yaml
 
 from solvers.errors import InputError, MeshError
 from solvers.mesh import Mesh
 from solvers.mesh_io import check_xdmf_references, mesh_from_meshio, meshio_read
 from surrogate.data.sample import DatasetError, Sample
+from surrogate.node_types import NODE_TYPES
+from surrogate.plain_yaml import read_yaml
 
 AXES = "xyz"
 
@@ -62,23 +63,61 @@ def ingest_series(
             for name in fields:
                 data[name].append(_point_field(raw, name, path))
         data = {name: np.stack(values) for name, values in data.items()}
+    if not (np.all(np.isfinite(times)) and np.all(np.diff(times) > 0)):
+        raise DatasetError(
+            f"{source}: its times {_preview(times)} are not finite and increasing; expected "
+            "one state per distinct time."
+        )
     mesh = apply_rules(mesh, rules, source)
     out = {name: values.reshape(len(times), mesh.num_nodes, -1) for name, values in data.items()}
     roles = {p: r["role"] for p, r in (rules or {}).items() if isinstance(r, dict) and "role" in r}
     return Sample(mesh, out, times, {"source": source.name, "part_roles": roles})
 
 
+def _preview(times: np.ndarray) -> str:
+    shown = ", ".join(f"{t:g}" for t in times[:4])
+    return f"[{shown}{', ...' if len(times) > 4 else ''}]"
+
+
 def load_rules(path: str | Path) -> dict:
+    """Part rules from YAML, each checked: bounds [low, high] of numbers or null per axis,
+    a role among the node types, or rest."""
     path = Path(path)
-    try:
-        rules = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise InputError(f"{path}: cannot be read as YAML rules ({error}).") from None
-    if not isinstance(rules, dict) or not all(
-        value == "rest" or isinstance(value, dict) for value in rules.values()
-    ):
+    rules = read_yaml(path, "YAML rules")
+    if not isinstance(rules, dict) or not rules:
         raise InputError(f"{path}: expected a mapping part -> {{x: [low, high], ...}} or 'rest'.")
+    for name, rule in rules.items():
+        problem = _rule_problem(rule)
+        if problem:
+            raise InputError(f"{path}: the rule for part '{name}' {problem}.")
     return rules
+
+
+def _rule_problem(rule) -> str | None:
+    if rule == "rest":
+        return None
+    if not isinstance(rule, dict):
+        return f"is {rule!r}; expected {{x: [low, high], ...}} or 'rest'"
+    for key, value in rule.items():
+        if key == "role":
+            if value not in NODE_TYPES:
+                return f"has role {value!r}; expected one of {', '.join(NODE_TYPES)}"
+        elif key == "rest":
+            if not isinstance(value, bool):
+                return f"has rest: {value!r}; expected true or false"
+        elif key not in AXES:
+            return f"names {key!r}; expected x, y, z, role or rest"
+        elif not (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(v is None or (_number(v) and np.isfinite(v)) for v in value)
+        ):
+            return f"has {key}: {value!r}; expected [low, high], numbers or null"
+    return None
+
+
+def _number(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 # ---- helpers ------------------------------------------------------------------------------
@@ -100,7 +139,14 @@ def _pvd_steps(path: Path) -> list[tuple[float, Path]]:
                 f"{path}: names '{entry.get('file')}' outside its folder; expected step "
                 "files next to the .pvd."
             )
-        steps.append((float(entry.get("timestep", len(steps))), target))
+        time = entry.get("timestep", str(len(steps)))
+        try:
+            value = float(time)
+        except ValueError:
+            value = float("nan")
+        if not np.isfinite(value):
+            raise DatasetError(f"{path}: timestep {time!r} is not a finite number.")
+        steps.append((value, target))
     if not steps:
         raise DatasetError(f"{path}: lists no DataSet; expected a time series.")
     return sorted(steps, key=lambda step: step[0])

@@ -66,12 +66,14 @@ def write_manifest(out: Path, recipe: dict, seed: int | None, samples: int) -> d
 
 
 def read_manifest(folder: str | Path) -> dict:
+    """The manifest of a dataset folder, its structure checked: the entries this code
+    reads, of the types it reads them as; DatasetError naming the first problem."""
     path = Path(folder) / "manifest.json"
     try:
         manifest = json.loads(path.read_text())
     except FileNotFoundError:
         raise DatasetError(f"{path}: no manifest; expected a dataset folder.") from None
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as error:
         raise DatasetError(f"{path}: cannot be read ({error}); expected JSON.") from None
     version = manifest.get("schema_version") if isinstance(manifest, dict) else None
     if version != SCHEMA_VERSION:
@@ -79,7 +81,54 @@ def read_manifest(folder: str | Path) -> dict:
             f"{path}: schema version {version}; expected {SCHEMA_VERSION} (a dataset "
             "written by this version of the product)."
         )
+    problem = _structure_problem(manifest)
+    if problem:
+        raise DatasetError(f"{path}: {problem}; expected a manifest written by this product.")
     return manifest
+
+
+# What each entry must be (surrogate generate and ingest write these).
+ENTRY = {"index": int, "file": str, "sha256": str, "steps": int}
+RECIPE = {"name": str, "family": str, "transient": bool, "parameters": dict}
+
+
+def _structure_problem(manifest: dict) -> str | None:
+    """The first entry of the wrong kind, or None."""
+    for key, kind in {"recipe": dict, "fields": dict, "samples": list, "complete": bool}.items():
+        if not _is(manifest.get(key), kind):
+            return f"'{key}' is {manifest.get(key)!r:.60}, not a {kind.__name__}"
+    for key, kind in RECIPE.items():
+        if not _is(manifest["recipe"].get(key), kind):
+            return f"recipe '{key}' is missing or not a {kind.__name__}"
+    for name, spec in manifest["fields"].items():
+        if not (isinstance(spec, dict) and _is(spec.get("components"), int)):
+            return f"field '{name}' has no whole number of components"
+    for entry in manifest["samples"]:
+        if not isinstance(entry, dict) or not all(
+            _is(entry.get(key), kind) for key, kind in ENTRY.items()
+        ):
+            return f"sample entry {entry!r:.80} lacks one of {', '.join(ENTRY)} or has another type"
+    return None
+
+
+def _is(value, kind: type) -> bool:
+    """isinstance, except that a bool is no int."""
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+def sample_file(folder: str | Path, entry: dict) -> Path:
+    """The file of a manifest entry, confined to the dataset's samples/ folder and a
+    regular file; DatasetError otherwise (a manifest is data: it never points elsewhere)."""
+    folder = Path(folder)
+    path = folder / entry["file"]
+    if not path.resolve().is_relative_to((folder / "samples").resolve()):
+        raise DatasetError(
+            f"{folder / 'manifest.json'}: sample {entry['index']} names '{entry['file']}', "
+            "outside the dataset's samples/ folder; expected samples/sample_NNNNNN.npz."
+        )
+    if path.exists() and not path.is_file():
+        raise DatasetError(f"{path}: not a regular file; expected a .npz sample.")
+    return path
 
 
 def check_dataset(folder: str | Path) -> list[str]:
@@ -91,7 +140,7 @@ def check_dataset(folder: str | Path) -> list[str]:
         found, expected = len(manifest["samples"]), manifest["samples_expected"]
         problems.append(f"{folder}: {found} of {expected} samples; generation is unfinished.")
     for entry in manifest["samples"]:
-        path = folder / entry["file"]
+        path = sample_file(folder, entry)
         if not path.exists():
             problems.append(f"{path}: missing.")
             continue
@@ -112,11 +161,8 @@ def check_dataset(folder: str | Path) -> list[str]:
 def dataset_info(folder: str | Path) -> str:
     manifest = read_manifest(folder)
     recipe, entries = manifest["recipe"], manifest["samples"]
-    size = sum(
-        (Path(folder) / e["file"]).stat().st_size
-        for e in entries
-        if (Path(folder) / e["file"]).exists()
-    )
+    files = [sample_file(folder, e) for e in entries]
+    size = sum(path.stat().st_size for path in files if path.exists())
     lines = [
         f"{folder}: recipe {recipe['name']} ({recipe['family']}, "
         f"{'transient' if recipe['transient'] else 'steady'}), seed {manifest['seed']}",

@@ -3,12 +3,12 @@ transient, its parameter ranges and the fields it produces (role, units, descrip
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-
-import yaml
 
 from solvers.errors import ProblemError
 from surrogate.physics import family
+from surrogate.plain_yaml import parse_yaml, read_yaml
 
 RECIPES = Path(__file__).resolve().parents[2] / "datasets"
 REQUIRED = ("name", "family", "transient", "parameters", "fields")
@@ -29,14 +29,12 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] = ()) -> dict:
                 f"recipe '{name_or_path}' is unknown; expected one of "
                 f"{', '.join(recipe_names())} or a path to a recipe YAML file."
             )
-    try:
-        recipe = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        reason = getattr(error, "strerror", None) or str(error).splitlines()[0]
-        raise ProblemError(f"{path}: cannot be read as a recipe ({reason}).") from None
+    recipe = read_yaml(path, "a recipe")
     if not isinstance(recipe, dict) or any(key not in recipe for key in REQUIRED):
         raise ProblemError(f"{path}: expected a mapping with keys {', '.join(REQUIRED)}.")
     family(recipe["family"])  # raises naming the known families
+    if not isinstance(recipe["parameters"], dict):
+        raise ProblemError(f"{path}: parameters is not a mapping; expected name: value pairs.")
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or key not in recipe["parameters"]:
@@ -44,5 +42,27 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] = ()) -> dict:
             raise ProblemError(
                 f"override '{item}' names no parameter; expected KEY=VALUE, KEY one of {known}."
             )
-        recipe["parameters"][key] = yaml.safe_load(value)
+        recipe["parameters"][key] = _like(recipe["parameters"][key], parse_yaml(value, item), item)
     return recipe
+
+
+def _like(old, new, item: str):
+    """An override's value, refused unless it has the form of the value it replaces: a
+    finite number for a number, [low, high] for a range, the same keys for a mapping."""
+
+    def form(value):
+        if isinstance(value, bool) or value is None:
+            return type(value).__name__
+        if isinstance(value, int | float):
+            return "number" if math.isfinite(value) else "non-finite"
+        if isinstance(value, list):
+            return ["list", *map(form, value)] if len(value) <= 2 else "list"
+        if isinstance(value, dict):
+            return {key: form(v) for key, v in value.items()}
+        return type(value).__name__
+
+    if form(new) != form(old):
+        raise ProblemError(
+            f"override '{item}' gives {new!r}; expected a value of the form {old!r}."
+        )
+    return new

@@ -24,6 +24,7 @@ import numpy as np
 
 from solvers.atomic import atomic_path
 from solvers.errors import InputError
+from solvers.limits import memory_budget
 from solvers.mesh import Mesh
 
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date zip can store
@@ -66,11 +67,24 @@ def write_sample(path: str | Path, sample: Sample, field_dtype=np.float32) -> No
                 np.lib.format.write_array(handle, np.array(arrays[key], order="C"))
 
 
+def open_npz(path: str | Path):
+    """np.load of an .npz without pickle, after checking that its members' declared sizes
+    fit in memory (a small zip can claim gigabytes)."""
+    with zipfile.ZipFile(path) as archive:
+        declared = sum(member.file_size for member in archive.infolist())
+    if declared > memory_budget():
+        raise DatasetError(
+            f"{path}: its arrays unpack to {declared / 2**30:.1f} GiB; expected at most "
+            f"{memory_budget() / 2**30:.1f} GiB (a quarter of this machine's memory)."
+        )
+    return np.load(path, allow_pickle=False)
+
+
 def read_sample(path: str | Path) -> Sample:
     """The sample in path; DatasetError naming the file and the problem otherwise."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        with open_npz(path) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except FileNotFoundError:
         raise DatasetError(f"{path}: no such sample file.") from None
@@ -93,6 +107,13 @@ def _sample_from(path: Path, arrays: dict[str, np.ndarray]) -> Sample:
     except (InputError, ValueError) as error:
         raise DatasetError(f"{path}: {error}") from None
     times = arrays["times"]
+    if not (
+        times.ndim == 1
+        and np.issubdtype(times.dtype, np.number)
+        and np.all(np.isfinite(times))
+        and np.all(np.diff(times) > 0)
+    ):
+        raise DatasetError(f"{path}: its times are not finite and increasing; expected (T,).")
     fields = {k[6:]: v for k, v in arrays.items() if k.startswith("field.")}
     leading = (len(times), mesh.num_nodes) if len(times) else (mesh.num_nodes,)
     for name, values in fields.items():
@@ -101,6 +122,8 @@ def _sample_from(path: Path, arrays: dict[str, np.ndarray]) -> Sample:
             raise DatasetError(
                 f"{path}: field '{name}' has shape {values.shape}; expected ({expected}, C)."
             )
+        if not np.issubdtype(values.dtype, np.number):
+            raise DatasetError(f"{path}: field '{name}' holds {values.dtype}; expected numbers.")
         if not np.all(np.isfinite(values)):
             raise DatasetError(f"{path}: field '{name}' has NaN or infinite values.")
     return Sample(mesh, fields, times, meta)

@@ -11,11 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from solvers.errors import InputError
-from surrogate.data.manifest import read_manifest
-from surrogate.data.sample import DatasetError
+from surrogate.data.manifest import read_manifest, sample_file
+from surrogate.data.sample import DatasetError, open_npz
 from surrogate.node_types import NODE_TYPES
 
 ROLES = ("input", "target")
@@ -130,7 +128,7 @@ def dataset_schema(folder: str | Path) -> Schema:
     manifest = read_manifest(folder)
     if not manifest["samples"]:
         raise DatasetError(f"{folder}: the dataset has no samples.")
-    with np.load(folder / manifest["samples"][0]["file"], allow_pickle=False) as archive:
+    with open_npz(sample_file(folder, manifest["samples"][0])) as archive:
         dim, times = archive["points"].shape[1], archive["times"]
     recipe = manifest["recipe"]
 

@@ -55,7 +55,7 @@ def pose(
         )
     chosen = FAMILIES[schema.family]
     values = RolloutValues(dict(dirichlet), dict(inputs), dict(traction or {}), initial)
-    given = {name for name in FLAGS if getattr(values, name) not in (None, {})}
+    given = {name for name in FLAGS if not _absent(getattr(values, name))}
     for name in sorted(given - set(chosen.takes)):
         raise ProblemError(f"a {schema.family} model takes no {FLAGS[name]}; drop it.")
     for name in chosen.needs:
@@ -76,6 +76,11 @@ def pose(
             f"--input names {sorted(unknown)}; the model's inputs are {schema.input_names}."
         )
     return chosen.pose(schema, mesh, values)
+
+
+def _absent(value) -> bool:
+    """A rollout value not given: None or an empty mapping (an array is a value)."""
+    return value is None or (isinstance(value, dict) and not value)
 
 
 def from_series(schema: Schema, sample: Sample) -> Setup:

@@ -3,6 +3,7 @@ model, picks precision and determinism for the hardware, and lays out the run fo
 
 from __future__ import annotations
 
+import itertools
 import logging
 import warnings
 from pathlib import Path
@@ -10,13 +11,17 @@ from pathlib import Path
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from solvers.errors import InputError
+from surrogate.model.checkpoint import read_checkpoint
+from surrogate.plain_yaml import read_yaml
 from surrogate.training.callbacks import LastCheckpoint, LossCurve
 from surrogate.training.data import MeshDataModule
 from surrogate.training.finetune import initialise_from
 from surrogate.training.module import SurrogateModule
+from surrogate.training.run_folder import AppendingCSVLogger, RunFolder
+from surrogate.values import Number
 
 MONITOR = "val/rollout_rel_l2"
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"  # one per recipe, and baselines
@@ -30,6 +35,11 @@ class TrainCLI(LightningCLI):
             help="continue from the run folder's checkpoints/last.ckpt (an error if absent)",
         )
         parser.add_argument(
+            "--overwrite",
+            action="store_true",
+            help="replace the run in the run folder (refused otherwise, unless --resume)",
+        )
+        parser.add_argument(
             "--init_from",
             default=None,
             help="start from the weights and normalisers of this trained checkpoint "
@@ -41,6 +51,9 @@ class TrainCLI(LightningCLI):
 
     def before_instantiate_classes(self) -> None:
         trainer = self.config["trainer"]
+        for key in ("max_steps", "max_epochs"):  # -1 (or None for epochs): no limit
+            if trainer.get(key) not in (None, -1):
+                Number(int, 1, meaning=f"trainer.{key}").check(trainer[key], f"trainer.{key}")
         gpu = torch.cuda.is_available() and trainer["accelerator"] in ("auto", "gpu", "cuda")
         if trainer["precision"] is None:
             trainer["precision"] = "bf16-mixed" if gpu else "32-true"
@@ -49,14 +62,15 @@ class TrainCLI(LightningCLI):
 
     def instantiate_trainer(self, **kwargs):
         root = run_folder(self.config)
+        # checked and backed up before the trainer can write there
+        self.run_folder = RunFolder(root, self.config["resume"], self.config["overwrite"])
         if self.config["trainer"]["logger"] in (None, True):
             kwargs["logger"] = [
                 TensorBoardLogger(root, name="", version=""),
-                CSVLogger(root, name="", version=""),
+                AppendingCSVLogger(root, name="", version=""),
             ]
         self.trainer_defaults["callbacks"] = [
-            # A new run in a used folder replaces best/last.ckpt (no best-v1.ckpt beside a
-            # stale best.ckpt).
+            # A resumed run replaces best/last.ckpt (no best-v1.ckpt beside a stale one).
             ModelCheckpoint(
                 root / "checkpoints", "best", monitor=MONITOR, enable_version_counter=False
             ),
@@ -90,6 +104,9 @@ def train(options: list[str]) -> int:
     warnings.filterwarnings("ignore", ".*treespec, LeafSpec.*")  # Lightning's own deprecation
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logging.getLogger(name).addFilter(_NO_ADVERTISING)
+    for flag, value in itertools.pairwise(options):
+        if flag == "--config":  # jsonargparse would expand aliases: read it our way first
+            read_yaml(value, "a training config")
     cli = TrainCLI(
         SurrogateModule,
         MeshDataModule,
@@ -100,10 +117,13 @@ def train(options: list[str]) -> int:
         auto_configure_optimizers=False,
     )
     last = run_folder(cli.config) / "checkpoints" / "last.ckpt"
-    if cli.config["resume"] and not last.exists():
-        raise InputError(f"--resume: {last} does not exist; nothing to continue from.")
-    if cli.config["init_from"]:
-        initialise_from(cli.model, cli.config["init_from"])
-    resume_from = last if cli.config["resume"] else None
-    cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=resume_from, weights_only=True)
+    with cli.run_folder:
+        if cli.config["resume"] and not last.exists():
+            raise InputError(f"--resume: {last} does not exist; nothing to continue from.")
+        if cli.config["resume"]:
+            read_checkpoint(last)  # one of ours, readable: else one sentence, not Lightning's
+        if cli.config["init_from"]:
+            initialise_from(cli.model, cli.config["init_from"])
+        resume_from = last if cli.config["resume"] else None
+        cli.trainer.fit(cli.model, cli.datamodule, ckpt_path=resume_from, weights_only=True)
     return cli.trainer.global_step

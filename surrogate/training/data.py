@@ -9,11 +9,15 @@ from typing import Any
 import lightning as L
 from torch_geometric.loader import DataLoader
 
+from solvers.errors import InputError
 from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.sample import DatasetError
 from surrogate.model.schema import dataset_schema
+from surrogate.pooling.hierarchy import SELECT_METHODS
+from surrogate.values import NON_NEGATIVE, Number
 
 DEFAULT_HIERARCHY = {"num_levels": 4, "method": "mis", "ratio": 4.0}
+HIERARCHY_OPTIONS = {"num_levels", "method", "ratio", "candidates", "min_nodes"}
 
 
 class MeshDataModule(L.LightningDataModule):
@@ -38,6 +42,16 @@ class MeshDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # checkpoints keep the split, for `surrogate evaluate`
+        _check_options(
+            batch_size,
+            split,
+            split_seed,
+            hierarchy,
+            validation_samples,
+            num_workers,
+            cache_size,
+            history,
+        )
         self.folder = Path(folder)
         if not (self.folder / "manifest.json").exists():
             raise DatasetError(
@@ -87,3 +101,35 @@ class MeshDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.validation_set, batch_size=1, num_workers=self.num_workers)
+
+
+def _check_options(batch_size, split, split_seed, hierarchy, validation, workers, cache, history):
+    """Every data option of the right type and range, before any data is read."""
+    for name, value, low in [
+        ("batch_size", batch_size, 1),
+        ("validation_samples", validation, 1),
+        ("num_workers", workers, 0),
+        ("cache_size", cache, 1),
+        ("split_seed", split_seed, 0),
+        ("history", history, 0),
+    ]:
+        Number(int, low, meaning=f"data.{name}").check(value, f"data.{name}")
+    fractions = [NON_NEGATIVE.check(v, "data.split") for v in split]
+    if len(fractions) != 3 or sum(fractions) <= 0:
+        raise InputError(
+            f"data.split is {list(split)}; expected three non-negative fractions (train, "
+            "validation, test) that do not all vanish."
+        )
+    options = {**DEFAULT_HIERARCHY, **(hierarchy or {})}
+    unknown = set(options) - HIERARCHY_OPTIONS
+    if unknown:
+        raise InputError(
+            f"data.hierarchy has {sorted(unknown)}; expected some of {sorted(HIERARCHY_OPTIONS)}."
+        )
+    if options["method"] not in SELECT_METHODS:
+        raise InputError(
+            f"data.hierarchy.method is {options['method']!r}; expected one of "
+            f"{', '.join(SELECT_METHODS)}."
+        )
+    Number(int, 1, 12).check(options["num_levels"], "data.hierarchy.num_levels")
+    Number(float, 1, low_open=True).check(options["ratio"], "data.hierarchy.ratio")

@@ -17,6 +17,7 @@ from surrogate.model.adapter import masked_mse
 from surrogate.model.checkpoint import FORMAT, migrate
 from surrogate.model.rollout import rollout, trajectory_rollout
 from surrogate.model.surrogate import Surrogate
+from surrogate.values import NON_NEGATIVE, POSITIVE, STEPS
 
 
 class TrainingDiverged(SolverError):
@@ -53,6 +54,14 @@ class SurrogateModule(L.LightningModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
+        for name, value, kind in [
+            ("lr", lr, POSITIVE),
+            ("lr_final", lr_final, POSITIVE),
+            ("noise", noise, NON_NEGATIVE),
+            ("decay_steps", decay_steps, STEPS),
+            ("rollout_steps", rollout_steps, STEPS),
+        ]:
+            kind.check(value, f"model.{name}")
         self.surrogate = Surrogate(
             network, schema, hierarchy, noise, target_scales, superpose, direct
         )

@@ -169,6 +169,24 @@ BAD_FILES = {
         ),
         "outside its folder",
     ),
+    "xdmf binary outside folder": (
+        lambda d: _text(
+            d,
+            "b.xdmf",
+            '<Xdmf><Domain><Grid><Geometry><DataItem Format="Binary">/etc/passwd</DataItem>'
+            "</Geometry></Grid></Domain></Xdmf>",
+        ),
+        "outside its folder",
+    ),
+    "xdmf hdf5 of another extension": (
+        lambda d: _text(
+            d,
+            "h.xdmf",
+            '<Xdmf><Domain><Grid><Geometry><DataItem Format="HDF">../x.H5:/data</DataItem>'
+            "</Geometry></Grid></Domain></Xdmf>",
+        ),
+        "outside its folder",
+    ),
 }
 
 

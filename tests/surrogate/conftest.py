@@ -1,5 +1,7 @@
 """Tiny real datasets of every recipe and a quick way to train on them."""
 
+import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,14 @@ def schema(transient: bool, inputs, targets) -> Schema:
         tuple(FieldSpec(name, size, "target", pinned) for name, size, pinned in targets),
         NODE_TYPES,
     )
+
+
+@pytest.fixture(autouse=True)
+def lightning_logs_to_this_tests_stderr():
+    """Lightning's log handlers keep the stderr of the test that imported Lightning, which
+    pytest closes afterwards ("--- Logging error ---" in later tests' stderr): point them
+    at the current one."""
+    for name in ("lightning", "lightning.pytorch", "lightning.fabric"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.stream = sys.stderr  # (setStream would flush the closed one)

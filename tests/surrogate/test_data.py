@@ -184,7 +184,7 @@ def test_info_summarises(tmp_path, capsys):
         (["generate", "nonsense", "--samples", "1"], "recipe 'nonsense' is unknown"),
         (["generate", "poisson_holes", "--samples", "1", "--set", "bogus=1"], "names no parameter"),
         (["generate", "poisson_holes", "--samples", "1", "--shard", "2/2"], "--shard 2/2"),
-        (["generate", "poisson_holes", "--samples", "0"], "expected positive"),
+        (["generate", "poisson_holes", "--samples", "0"], "expected a sample count"),
         (["dataset", "check"], "no manifest"),
     ],
 )
