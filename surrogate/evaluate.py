@@ -3,7 +3,6 @@ evaluate` prints and writes, and what benchmarks/training_accuracy.py reports.""
 
 from __future__ import annotations
 
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.manifest import read_manifest
 from surrogate.metrics import field_errors, rmse
 from surrogate.model.checkpoint import read_checkpoint, surrogate_of
+from surrogate.model.device import check_precision, describe
 from surrogate.model.rollout import trajectory_rollout
 from surrogate.model.surrogate import Surrogate
 
@@ -59,10 +59,17 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(
-    model: Surrogate, folder: str | Path, indices: list[int], steps: tuple[int, ...] = (50,)
+    model: Surrogate,
+    folder: str | Path,
+    indices: list[int],
+    steps: tuple[int, ...] = (50,),
+    precision: str = "32",
 ) -> Evaluation:
-    """Rolls each sample of the folder out for max(steps) steps (capped at its length)
-    and measures it after each of `steps`."""
+    """Rolls each sample of the folder out for max(steps) steps (capped at its length) on
+    the model's device, the network in `precision`, and measures it after each of
+    `steps`."""
+    precision = check_precision(precision)
+    device = next(model.parameters()).device
     if not indices:
         raise InputError(f"{folder}: no sample to evaluate in the chosen split.")
     if not steps or min(steps) < 1:
@@ -75,7 +82,8 @@ def evaluate(
     errors = {name: {h: [] for h in steps} for name in names}
     squared = {name: {h: [] for h in steps} for name in names}
     for graph in dataset:
-        predicted, truth = trajectory_rollout(model, graph, max(steps))
+        predicted, truth = trajectory_rollout(model, graph.to(device), max(steps), precision)
+        predicted, truth = predicted.cpu(), truth.cpu()
         for h in steps:
             at = min(h, len(predicted)) - 1
             for name, value in field_errors(predicted[at], truth[at], model.schema).items():
@@ -90,26 +98,35 @@ def evaluate(
             n: {h: float(np.sqrt(np.mean(v))) for h, v in by_h.items()}
             for n, by_h in squared.items()
         },
-        compute={"evaluation_s": time.perf_counter() - started, "device": _device()},
+        compute={
+            "evaluation_s": time.perf_counter() - started,
+            "device": describe(device),
+            "precision": precision,
+        },
     )
 
 
 def evaluate_checkpoint(
-    checkpoint: str | Path, folder: str | Path, split: str = "test", steps: tuple[int, ...] = (50,)
+    checkpoint: str | Path,
+    folder: str | Path,
+    split: str = "test",
+    steps: tuple[int, ...] = (50,),
+    device: str = "auto",
+    precision: str = "32",
 ) -> Evaluation:
     """evaluate() of a checkpoint on the geometries of a dataset folder that its training
-    run held out for `split` (test, validation, train, or all samples), with the training
-    compute the checkpoint records."""
+    run held out for `split` (test, validation, train, or all samples), on `device` (auto,
+    cpu, cuda, cuda:N), with the training compute the checkpoint records."""
     if split not in SPLITS:
         raise InputError(f"--split is {split!r}; expected one of {', '.join(SPLITS)}.")
     stored = read_checkpoint(checkpoint)
-    model = surrogate_of(stored, checkpoint)
+    model = surrogate_of(stored, checkpoint, device)
     data = {**DEFAULT_SPLIT, **stored.get("datamodule_hyper_parameters", {})}
     if split == "all":
         indices = sorted(entry["index"] for entry in read_manifest(folder)["samples"])
     else:
         indices = split_by_geometry(folder, tuple(data["split"]), data["split_seed"])[split]
-    evaluation = evaluate(model, folder, indices, steps)
+    evaluation = evaluate(model, folder, indices, steps, precision)
     timer = stored.get("callbacks", {}).get("Timer", {}).get("time_elapsed", {})
     evaluation.compute |= {
         "training_steps": stored.get("global_step"),
@@ -119,12 +136,6 @@ def evaluate_checkpoint(
         "split_seed": data["split_seed"],
     }
     return evaluation
-
-
-def _device() -> str:
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    return f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
 
 
 def _summary(values: list[float]) -> dict[str, float]:

@@ -14,6 +14,7 @@ import numpy as np
 from solvers import Mesh
 from solvers.atomic import atomic_folder
 from surrogate.metrics import relative_l2, rmse
+from surrogate.model.device import check_precision, describe
 from surrogate.model.rollout import predict_on_mesh
 from surrogate.model.surrogate import Surrogate
 from surrogate.physics import Setup
@@ -46,20 +47,25 @@ def rollout_to_folder(
     pictures: bool = True,
     overwrite: bool = False,
     inputs: tuple = (),
+    precision: str = "32",
 ) -> RolloutResult:
     """Predicts `steps` steps (1 when steady) on mesh, runs setup.reference beside it when
     `reference` (timed as the solver unless the set-up replays a stored run), and writes
     OUT/rollout.pvd (+ one .vtu per step, with FIELD, FIELD_reference and FIELD_error),
     PNG/GIF pictures and metrics.json; `times` default to steps of the model's dt; OUT is
-    not replaced when one of `inputs` (the files the rollout reads) lies inside it."""
+    not replaced when one of `inputs` (the files the rollout reads) lies inside it. The
+    surrogate runs on its device with the network in `precision` ("32" or "bf16");
+    metrics.json records both and the time per step."""
     schema = model.schema
     # predicted, reference and error states, each (steps + 1, N, C)
     check_memory(3 * (steps + 1) * mesh.num_nodes * schema.target_size, "the rollout")
     if times is None:
         times = schema.dt * np.arange(steps + 1) if schema.transient else np.zeros(1)
+    precision = check_precision(precision)
     started = time.perf_counter()
-    predicted = predict_on_mesh(model, mesh, setup, steps)
-    timings = {"surrogate_s": time.perf_counter() - started}
+    predicted = predict_on_mesh(model, mesh, setup, steps, precision)
+    seconds = time.perf_counter() - started  # the result is on the host: the device is done
+    timings = {"surrogate_s": seconds, "surrogate_s_per_step": seconds / steps}
     solved = None
     if reference:
         started = time.perf_counter()
@@ -75,7 +81,14 @@ def rollout_to_folder(
     fields = {name: predicted[..., part] for name, part in schema.slices().items()}
     solution = None if solved is None else {n: solved[..., p] for n, p in schema.slices().items()}
     times = np.asarray(times)[: steps + 1]
-    metrics = {"timings": timings, "times": times.tolist(), "fields": {}}
+    device = describe(next(model.parameters()).device)
+    metrics = {
+        "timings": timings,
+        "device": device,
+        "precision": precision,
+        "times": times.tolist(),
+        "fields": {},
+    }
     if solution is not None:
         first = 1 if schema.transient else 0  # the initial state is exact
         for name, values in fields.items():

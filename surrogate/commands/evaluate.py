@@ -36,6 +36,17 @@ def add_parser(subparsers) -> None:
         metavar="N",
         help="rollout steps to measure after (default 1 10 50; steady: 1)",
     )
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (a GPU when there is one), cpu, cuda or cuda:N (default auto)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("32", "bf16"),
+        default="32",
+        help="the network's precision: 32, or bf16 autocast (default 32)",
+    )
     p.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     p.set_defaults(run=run)
 
@@ -43,7 +54,9 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     from surrogate.evaluate import evaluate_checkpoint
 
-    evaluation = evaluate_checkpoint(args.checkpoint, args.data, args.split, tuple(args.steps))
+    evaluation = evaluate_checkpoint(
+        args.checkpoint, args.data, args.split, tuple(args.steps), args.device, args.precision
+    )
     compute = evaluation.compute
     print(f"{args.checkpoint} on {args.data} ({args.split}: {len(evaluation.samples)} samples)")
     print(evaluation.table())
@@ -51,7 +64,8 @@ def run(args: argparse.Namespace) -> None:
     print(
         f"training steps: {compute['training_steps']}"
         + (f", training time: {trained / 60:.1f} min" if trained else "")
-        + f"; evaluation: {compute['evaluation_s']:.1f} s on {compute['device']}"
+        + f"; evaluation: {compute['evaluation_s']:.1f} s on {compute['device']}, "
+        f"precision {compute['precision']}"
     )
     if args.out:
         with atomic_path(args.out) as tmp:

@@ -71,6 +71,17 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--reference", action="store_true", help="also run the bundled solver")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG and GIF")
+    p.add_argument(
+        "--device",
+        default="auto",
+        help="auto (a GPU when there is one), cpu, cuda or cuda:N (default auto)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=("32", "bf16"),
+        default="32",
+        help="the network's precision: 32, or bf16 autocast (default 32)",
+    )
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     p.set_defaults(run=run)
@@ -82,7 +93,7 @@ def run(args: argparse.Namespace) -> None:
     from surrogate.model.checkpoint import load_surrogate
     from surrogate.predict import rollout_to_folder
 
-    model = load_surrogate(args.checkpoint)
+    model = load_surrogate(args.checkpoint, args.device)
     schema = model.schema
     rules = load_rules(args.parts) if args.parts else None
     times = None
@@ -116,10 +127,14 @@ def run(args: argparse.Namespace) -> None:
         pictures=not args.no_pictures,
         overwrite=args.overwrite,
         inputs=(args.checkpoint, args.mesh, args.series, args.parts, _file(args.initial)),
+        precision=args.precision,
     )
     timings = result.metrics["timings"]
     print(mesh)
-    print(f"{schema.recipe} surrogate: {steps} step(s) in {timings['surrogate_s']:.2f} s")
+    print(
+        f"{schema.recipe} surrogate: {steps} step(s) in {timings['surrogate_s']:.2f} s on "
+        f"{result.metrics['device']}, precision {result.metrics['precision']}"
+    )
     if "solver_s" in timings:
         print(f"reference solver: {timings['solver_s']:.2f} s")
     for name, errors in result.metrics["fields"].items():

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from solvers.errors import InputError
+from surrogate.model.device import resolve_device
 from surrogate.model.surrogate import Surrogate
 
 FORMAT = "surrogate-checkpoint/2"
@@ -80,12 +81,15 @@ def model_settings(checkpoint: dict[str, Any]) -> dict[str, Any]:
     return {key: settings[key] for key in MODEL_SETTINGS if key in settings}
 
 
-def load_surrogate(path: str | Path) -> Surrogate:
-    """The trained surrogate of a checkpoint, in evaluation mode on the CPU."""
-    return surrogate_of(read_checkpoint(path), path)
+def load_surrogate(path: str | Path, device: str | torch.device = "cpu") -> Surrogate:
+    """The trained surrogate of a checkpoint, in evaluation mode on `device` (a
+    torch.device, or auto, cpu, cuda, cuda:N)."""
+    return surrogate_of(read_checkpoint(path), path, device)
 
 
-def surrogate_of(checkpoint: dict[str, Any], path: str | Path) -> Surrogate:
+def surrogate_of(
+    checkpoint: dict[str, Any], path: str | Path, device: str | torch.device = "cpu"
+) -> Surrogate:
     """The trained surrogate of a checkpoint read_checkpoint read from path."""
     try:
         model = Surrogate(**model_settings(checkpoint))
@@ -103,7 +107,9 @@ def surrogate_of(checkpoint: dict[str, Any], path: str | Path) -> Surrogate:
             f"{path}: the weights do not fit the network the checkpoint describes "
             f"({str(error).splitlines()[0]})."
         ) from None
-    return model.eval()
+    if not isinstance(device, torch.device):
+        device = resolve_device(device)
+    return model.to(device).eval()
 
 
 def _from_format_1(checkpoint: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from surrogate.graph import MeshGraph, mesh_graph, node_type_features
+from surrogate.model.device import network_precision
 from surrogate.model.surrogate import Surrogate
 
 
@@ -18,12 +19,14 @@ def rollout(
     given: torch.Tensor,
     initial: torch.Tensor | None = None,
     steps: int = 1,
+    precision: str = "32",
 ) -> torch.Tensor:
     """(steps, N, C) predicted targets after 1..steps steps (steps = 1 when steady).
 
     inputs: (N, Ci), or (S, N, Ci) per state, the last reused once S states are used up;
     given: (N, C), or (S, N, C) per predicted state, the values of pinned entries;
-    initial: (N, C) state at step 0 (transient only).
+    initial: (N, C) state at step 0 (transient only); precision: the network's, "32" or
+    "bf16" (autocast; the adapter's arithmetic and the states stay fp32).
     """
     adapter = model.adapter
     if adapter.transient and initial is None:
@@ -36,29 +39,41 @@ def rollout(
     for k in range(steps):
         step = adapter.step(graph, pick(inputs, k), pick(given, k), pinned)
         graph.x = adapter.features(step, state, graph.node_type)
-        state = adapter.predict(graph, model(graph), step, state)
+        with network_precision(graph.x.device, precision):
+            output = model(graph)
+        state = adapter.predict(graph, output.float(), step, state)
         states.append(state)
     return torch.stack(states)
 
 
-def trajectory_rollout(model: Surrogate, graph: MeshGraph, steps: int):
+def trajectory_rollout(model: Surrogate, graph: MeshGraph, steps: int, precision: str = "32"):
     """(predicted, truth), both (S, N, C): the states after 1..S steps of one stored
     trajectory item (surrogate.data.graphs, trajectories=True), S = steps capped at its
     length; steady models predict once (S = 1)."""
     targets = graph.target_steps
     if model.adapter.transient:
         steps = min(steps, len(targets) - 1)
-        predicted = rollout(model, graph, graph.input_steps, targets[1:], targets[0], steps)
+        predicted = rollout(
+            model, graph, graph.input_steps, targets[1:], targets[0], steps, precision
+        )
         return predicted, targets[1 : steps + 1]
-    return rollout(model, graph, graph.input_steps[0], targets[0]), targets[:1]
+    steady = rollout(model, graph, graph.input_steps[0], targets[0], precision=precision)
+    return steady, targets[:1]
 
 
-def predict_on_mesh(model: Surrogate, mesh, setup, steps: int = 1) -> np.ndarray:
+def predict_on_mesh(
+    model: Surrogate, mesh, setup, steps: int = 1, precision: str = "32"
+) -> np.ndarray:
     """(steps, N, C) predictions of a surrogate on a new mesh, for a surrogate.physics
-    Setup: the graph and hierarchy are built as in training."""
+    Setup, on the model's device: the graph and hierarchy are built as in training."""
+    device = next(model.parameters()).device
     graph = mesh_graph(mesh, **model.hierarchy)
     graph.node_type = node_type_features(mesh, setup.part_roles)
-    as_tensor = lambda a: None if a is None else torch.as_tensor(a, dtype=torch.float32)  # noqa: E731
+    graph = graph.to(device)
+
+    def as_tensor(values):
+        return None if values is None else torch.as_tensor(values, dtype=torch.float32).to(device)
+
     inputs, given = as_tensor(setup.inputs), as_tensor(setup.given(steps))
-    predicted = rollout(model, graph, inputs, given, as_tensor(setup.initial), steps)
-    return predicted.numpy().astype(np.float64)
+    predicted = rollout(model, graph, inputs, given, as_tensor(setup.initial), steps, precision)
+    return predicted.cpu().numpy().astype(np.float64)

@@ -1,0 +1,102 @@
+"""Devices and precisions of prediction: --device auto|cpu|cuda[:N], --precision 32|bf16."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from solvers.errors import InputError
+from surrogate.cli import main
+from surrogate.metrics import relative_l2
+from surrogate.model.checkpoint import load_surrogate
+from surrogate.model.device import check_precision, resolve_device
+from surrogate.model.rollout import predict_on_mesh
+from surrogate.physics import Setup
+from tests.surrogate.test_checkpoint_format import FIXTURES, stored
+
+NO_GPU = not torch.cuda.is_available()
+
+
+def test_auto_and_cpu_resolve_here_and_nonsense_is_one_sentence():
+    assert resolve_device("auto") == torch.device("cuda" if not NO_GPU else "cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+    with pytest.raises(InputError, match="expected auto, cpu, cuda or cuda:N"):
+        resolve_device("gpu0")
+    with pytest.raises(InputError, match="expected one of 32, bf16"):
+        check_precision("16")
+
+
+@pytest.mark.skipif(not NO_GPU, reason="this machine has a GPU")
+def test_cuda_without_a_gpu_is_one_sentence(capsys, tmp_path):
+    with pytest.raises(InputError, match="has no CUDA GPU"):
+        resolve_device("cuda:0")
+    code = main(
+        [
+            "rollout",
+            "--checkpoint",
+            str(FIXTURES / "heat_holes.ckpt"),
+            "--geometry",
+            "rectangle_with_holes",
+            "--h",
+            "0.1",
+            "--dirichlet",
+            "hole_0=1",
+            "--device",
+            "cuda",
+            "--out",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 2 and "has no CUDA GPU" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("name", ["heat_holes", "elasticity_holes", "cylinder_flow"])
+def test_bf16_predicts_what_fp32_does_to_its_precision(name):
+    mesh, values, arrays = stored(name)
+    model = load_surrogate(FIXTURES / f"{name}.ckpt", "cpu")
+    given = arrays["given"]
+    setup = Setup(
+        arrays["inputs"],
+        lambda steps: given,
+        arrays.get("initial"),
+        values["part_roles"],
+        lambda steps: None,
+    )
+    full = predict_on_mesh(model, mesh, setup, values["steps"], "32")
+    half = predict_on_mesh(model, mesh, setup, values["steps"], "bf16")
+    assert np.array_equal(full, arrays["predicted"])  # fp32 as before, bit for bit
+    assert not np.array_equal(half, full)  # the network did run in bf16
+    assert relative_l2(half, full) < 0.02  # bf16 keeps about 3 significant digits
+
+
+def test_metrics_record_the_device_precision_and_time_per_step(tmp_path):
+    out = tmp_path / "r"
+    code = main(
+        [
+            "rollout",
+            "--checkpoint",
+            str(FIXTURES / "heat_holes.ckpt"),
+            "--geometry",
+            "rectangle_with_holes",
+            "--h",
+            "0.1",
+            "--dirichlet",
+            "hole_0=1",
+            "--steps",
+            "4",
+            "--device",
+            "cpu",
+            "--precision",
+            "bf16",
+            "--no-pictures",
+            "--out",
+            str(out),
+        ]
+    )
+    metrics = json.loads(Path(out / "metrics.json").read_text())
+    assert code == 0 and metrics["precision"] == "bf16" and metrics["device"].startswith("cpu")
+    timings = metrics["timings"]
+    assert timings["surrogate_s_per_step"] == pytest.approx(timings["surrogate_s"] / 4)
