@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch_geometric.data import Batch
 
 from surrogate.graph import MeshGraph, mesh_graph, node_type_features
 from surrogate.model.device import network_precision
@@ -77,3 +78,46 @@ def predict_on_mesh(
     inputs, given = as_tensor(setup.inputs), as_tensor(setup.given(steps))
     predicted = rollout(model, graph, inputs, given, as_tensor(setup.initial), steps, precision)
     return predicted.cpu().numpy().astype(np.float64)
+
+
+def predict_many(
+    model: Surrogate, cases: list, steps: int = 1, precision: str = "32", batch_size: int = 8
+) -> list[np.ndarray]:
+    """predict_on_mesh for many (mesh, Setup) cases, batch_size graphs at a time (each with
+    its own hierarchy, as in training): one (steps, N_i, C) array per case, in order."""
+    device = next(model.parameters()).device
+    results = []
+    for start in range(0, len(cases), batch_size):
+        chunk = cases[start : start + batch_size]
+        graphs = []
+        for mesh, setup in chunk:
+            graph = mesh_graph(mesh, **model.hierarchy)
+            graph.node_type = node_type_features(mesh, setup.part_roles)
+            graphs.append(graph)
+        batch = Batch.from_data_list(graphs).to(device)
+
+        inputs = _side_by_side([setup.inputs for _, setup in chunk], steps, device)
+        given = _side_by_side([setup.given(steps) for _, setup in chunk], steps, device)
+        initial = None
+        if chunk[0][1].initial is not None:
+            initial = _side_by_side([setup.initial for _, setup in chunk], None, device)
+        predicted = rollout(model, batch, inputs, given, initial, steps, precision).cpu()
+        bounds = batch.ptr.tolist()
+        for k in range(len(chunk)):
+            results.append(predicted[:, bounds[k] : bounds[k + 1]].numpy().astype(np.float64))
+    return results
+
+
+def _side_by_side(arrays: list, steps: int | None, device) -> torch.Tensor:
+    """The cases' (N_i, C) or (S_i, N_i, C) arrays joined along the nodes: (sum N_i, C)
+    when steps is None, else (steps, sum N_i, C), a case's last state repeated past S_i
+    as rollout() does."""
+    joined = []
+    for values in arrays:
+        values = np.asarray(values, dtype=np.float32)
+        if steps is not None and values.ndim == 3:
+            values = values[np.minimum(np.arange(steps), len(values) - 1)]
+        elif steps is not None:
+            values = np.broadcast_to(values, (steps, *values.shape))
+        joined.append(values)
+    return torch.as_tensor(np.concatenate(joined, axis=-2)).to(device)

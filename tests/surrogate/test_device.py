@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 import torch
 
+from solvers import geometry
 from solvers.errors import InputError
 from surrogate.cli import main
 from surrogate.metrics import relative_l2
 from surrogate.model.checkpoint import load_surrogate
 from surrogate.model.device import check_precision, resolve_device
-from surrogate.model.rollout import predict_on_mesh
-from surrogate.physics import Setup
+from surrogate.model.rollout import predict_many, predict_on_mesh
+from surrogate.physics import Setup, pose
 from tests.surrogate.test_checkpoint_format import FIXTURES, stored
 
 NO_GPU = not torch.cuda.is_available()
@@ -100,3 +101,28 @@ def test_metrics_record_the_device_precision_and_time_per_step(tmp_path):
     assert code == 0 and metrics["precision"] == "bf16" and metrics["device"].startswith("cpu")
     timings = metrics["timings"]
     assert timings["surrogate_s_per_step"] == pytest.approx(timings["surrogate_s"] / 4)
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("heat_holes", {"dirichlet": {"hole_0": "1.0"}, "inputs": {}}),
+        (
+            "elasticity_holes",
+            {"dirichlet": {"left": "0"}, "inputs": {}, "traction": {"right": "0.3,0"}},
+        ),
+    ],
+)
+def test_a_batch_of_meshes_predicts_what_one_at_a_time_does(name, values):
+    model = load_surrogate(FIXTURES / f"{name}.ckpt")
+    meshes = [
+        geometry.rectangle_with_holes(seed=seed, h=h)
+        for seed, h in ((1, 0.12), (2, 0.15), (3, 0.1))
+    ]
+    cases = [(mesh, pose(model.schema, mesh, **values)) for mesh in meshes]
+    steps = 3 if model.schema.transient else 1
+    batched = predict_many(model, cases, steps, batch_size=2)  # a batch of 2, then of 1
+    for (mesh, setup), together in zip(cases, batched, strict=True):
+        alone = predict_on_mesh(model, mesh, setup, steps)
+        assert together.shape == alone.shape == (steps, mesh.num_nodes, alone.shape[-1])
+        np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5 * np.abs(alone).max())
