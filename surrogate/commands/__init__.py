@@ -1,0 +1,16 @@
+"""One module per `surrogate` subcommand: parse, call the library, print."""
+
+
+def add_device_options(parser) -> None:
+    """--device and --precision, for the commands that predict."""
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="auto (a GPU when there is one), cpu, cuda or cuda:N (default auto)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("32", "bf16"),
+        default="32",
+        help="the network's precision: 32, or bf16 autocast (default 32)",
+    )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from solvers.atomic import atomic_path
 from surrogate import values
+from surrogate.commands import add_device_options
 
 
 def add_parser(subparsers) -> None:
@@ -36,17 +37,7 @@ def add_parser(subparsers) -> None:
         metavar="N",
         help="rollout steps to measure after (default 1 10 50; steady: 1)",
     )
-    p.add_argument(
-        "--device",
-        default="auto",
-        help="auto (a GPU when there is one), cpu, cuda or cuda:N (default auto)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=("32", "bf16"),
-        default="32",
-        help="the network's precision: 32, or bf16 autocast (default 32)",
-    )
+    add_device_options(p)
     p.add_argument("--out", type=Path, help="also write the figures to this JSON file")
     p.set_defaults(run=run)
 

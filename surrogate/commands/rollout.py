@@ -12,6 +12,7 @@ from solvers import Mesh, geometry
 from solvers.errors import ProblemError
 from solvers.mesh_io import meshio_read
 from surrogate import values
+from surrogate.commands import add_device_options
 from surrogate.model.schema import Schema
 
 
@@ -71,17 +72,7 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--reference", action="store_true", help="also run the bundled solver")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG and GIF")
-    p.add_argument(
-        "--device",
-        default="auto",
-        help="auto (a GPU when there is one), cpu, cuda or cuda:N (default auto)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=("32", "bf16"),
-        default="32",
-        help="the network's precision: 32, or bf16 autocast (default 32)",
-    )
+    add_device_options(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     p.set_defaults(run=run)

@@ -26,6 +26,14 @@ def stored(name: str):
     return Mesh(arrays["points"], arrays["cells"], parts), values, arrays
 
 
+def stored_setup(values: dict, arrays: dict) -> Setup:
+    """The set-up the fixture's code posed, from its stored arrays."""
+    given = arrays["given"]
+    return Setup(
+        arrays["inputs"], lambda steps: given, arrays.get("initial"), values["part_roles"], None
+    )
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_a_format_1_checkpoint_predicts_bit_for_bit_as_before(name):
     mesh, values, arrays = stored(name)
@@ -33,14 +41,7 @@ def test_a_format_1_checkpoint_predicts_bit_for_bit_as_before(name):
         "surrogate-checkpoint/1"
     )
     model = load_surrogate(FIXTURES / f"{name}.ckpt")
-    given = arrays["given"]
-    setup = Setup(
-        arrays["inputs"],
-        lambda steps: given,
-        arrays.get("initial"),
-        values["part_roles"],
-        lambda steps: None,
-    )
+    setup = stored_setup(values, arrays)
     predicted = predict_on_mesh(model, mesh, setup, values["steps"])
     assert np.array_equal(predicted, arrays["predicted"])
 

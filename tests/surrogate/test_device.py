@@ -14,10 +14,30 @@ from surrogate.metrics import relative_l2
 from surrogate.model.checkpoint import load_surrogate
 from surrogate.model.device import check_precision, resolve_device
 from surrogate.model.rollout import predict_many, predict_on_mesh
-from surrogate.physics import Setup, pose
-from tests.surrogate.test_checkpoint_format import FIXTURES, stored
+from surrogate.physics import pose
+from tests.surrogate.test_checkpoint_format import FIXTURES, stored, stored_setup
 
 NO_GPU = not torch.cuda.is_available()
+
+
+def heat_rollout(out, *extra) -> int:
+    """`surrogate rollout` of the heat fixture on a small generated plate."""
+    return main(
+        [
+            "rollout",
+            "--checkpoint",
+            str(FIXTURES / "heat_holes.ckpt"),
+            "--geometry",
+            "rectangle_with_holes",
+            "--h",
+            "0.1",
+            "--dirichlet",
+            "hole_0=1",
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
 
 
 def test_auto_and_cpu_resolve_here_and_nonsense_is_one_sentence():
@@ -33,23 +53,7 @@ def test_auto_and_cpu_resolve_here_and_nonsense_is_one_sentence():
 def test_cuda_without_a_gpu_is_one_sentence(capsys, tmp_path):
     with pytest.raises(InputError, match="has no CUDA GPU"):
         resolve_device("cuda:0")
-    code = main(
-        [
-            "rollout",
-            "--checkpoint",
-            str(FIXTURES / "heat_holes.ckpt"),
-            "--geometry",
-            "rectangle_with_holes",
-            "--h",
-            "0.1",
-            "--dirichlet",
-            "hole_0=1",
-            "--device",
-            "cuda",
-            "--out",
-            str(tmp_path / "r"),
-        ]
-    )
+    code = heat_rollout(tmp_path / "r", "--device", "cuda")
     assert code == 2 and "has no CUDA GPU" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
@@ -58,14 +62,7 @@ def test_cuda_without_a_gpu_is_one_sentence(capsys, tmp_path):
 def test_bf16_predicts_what_fp32_does_to_its_precision(name):
     mesh, values, arrays = stored(name)
     model = load_surrogate(FIXTURES / f"{name}.ckpt", "cpu")
-    given = arrays["given"]
-    setup = Setup(
-        arrays["inputs"],
-        lambda steps: given,
-        arrays.get("initial"),
-        values["part_roles"],
-        lambda steps: None,
-    )
+    setup = stored_setup(values, arrays)
     full = predict_on_mesh(model, mesh, setup, values["steps"], "32")
     half = predict_on_mesh(model, mesh, setup, values["steps"], "bf16")
     assert np.array_equal(full, arrays["predicted"])  # fp32 as before, bit for bit
@@ -75,27 +72,8 @@ def test_bf16_predicts_what_fp32_does_to_its_precision(name):
 
 def test_metrics_record_the_device_precision_and_time_per_step(tmp_path):
     out = tmp_path / "r"
-    code = main(
-        [
-            "rollout",
-            "--checkpoint",
-            str(FIXTURES / "heat_holes.ckpt"),
-            "--geometry",
-            "rectangle_with_holes",
-            "--h",
-            "0.1",
-            "--dirichlet",
-            "hole_0=1",
-            "--steps",
-            "4",
-            "--device",
-            "cpu",
-            "--precision",
-            "bf16",
-            "--no-pictures",
-            "--out",
-            str(out),
-        ]
+    code = heat_rollout(
+        out, "--steps", "4", "--device", "cpu", "--precision", "bf16", "--no-pictures"
     )
     metrics = json.loads(Path(out / "metrics.json").read_text())
     assert code == 0 and metrics["precision"] == "bf16" and metrics["device"].startswith("cpu")
