@@ -44,12 +44,7 @@ def atomic_folder(
     is refused when one of the inputs (files the output is made from) lies inside it.
     """
     path = Path(path)
-    inside = [str(p) for p in inputs if p is not None and _within(Path(p), path)]
-    if inside and path.exists():
-        raise FileExistsError(
-            f"{inside[0]} lies inside the output folder {path}, which the run would "
-            "replace; expected the inputs outside it (or another --out)."
-        )
+    refuse_inputs_inside(path, inputs)
     if path.exists() and not path.is_dir():
         raise FileExistsError(f"{path} exists and is not a folder; expected a folder path.")
     if path.exists() and any(path.iterdir()) and not overwrite:
@@ -69,6 +64,19 @@ def atomic_folder(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+def refuse_inputs_inside(path: str | Path, inputs: Iterable[str | Path | None]) -> None:
+    """FileExistsError when an existing output folder holds one of the run's inputs (its
+    replacement would delete them); commands call it before their work, atomic_folder
+    again before replacing."""
+    path = Path(path)
+    inside = [str(p) for p in inputs if p is not None and _within(Path(p), path)]
+    if inside and path.exists():
+        raise FileExistsError(
+            f"{inside[0]} lies inside the output folder {path}, which the run would "
+            "replace; expected the inputs outside it (or another --out)."
+        )
 
 
 def _within(item: Path, folder: Path) -> bool:

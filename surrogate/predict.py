@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from solvers import Mesh
-from solvers.atomic import atomic_folder
+from solvers.atomic import atomic_folder, refuse_inputs_inside
 from surrogate.metrics import relative_l2, rmse
 from surrogate.model.device import check_precision, describe
 from surrogate.model.rollout import predict_on_mesh
@@ -57,6 +57,7 @@ def rollout_to_folder(
     surrogate runs on its device with the network in `precision` ("32" or "bf16");
     metrics.json records both and the time per step."""
     schema = model.schema
+    refuse_inputs_inside(out, inputs)  # before the work, not only before replacing OUT
     # predicted, reference and error states, each (steps + 1, N, C)
     check_memory(3 * (steps + 1) * mesh.num_nodes * schema.target_size, "the rollout")
     if times is None:

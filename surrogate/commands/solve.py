@@ -10,7 +10,7 @@ import numpy as np
 
 import solvers
 from solvers import geometry
-from solvers.atomic import atomic_folder
+from solvers.atomic import atomic_folder, refuse_inputs_inside
 from solvers.errors import ProblemError
 from solvers.mesh_io import write_mesh, write_time_series
 from solvers.navier_stokes import (
@@ -102,11 +102,12 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> None:
     params = _parameters(args)
+    inputs = [params["mesh"], args.config]
+    refuse_inputs_inside(args.out, inputs)  # before meshing and solving
     started = time.perf_counter()
     mesh = _make_mesh(params)
     meshed = time.perf_counter()
     options = solvers.SolverOptions(method=params["solver"], rtol=float(params["rtol"]))
-    inputs = [params["mesh"], args.config]
     with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:
         written, summary = _solve(args.problem, mesh, params, options, folder)
     solved = time.perf_counter()
