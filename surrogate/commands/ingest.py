@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from solvers.atomic import atomic_folder
+from solvers.atomic import atomic_folder, refuse_inputs_inside
 from surrogate import values
 from surrogate.data.ingest import ingest_series, load_rules
 from surrogate.data.manifest import write_manifest
@@ -50,6 +50,8 @@ def run(args: argparse.Namespace) -> None:
         raise DatasetError(
             f"--pinned names {sorted(pinned - set(fields))}, which --fields does not list."
         )
+    inputs = [*args.sources, args.parts]
+    refuse_inputs_inside(args.out, inputs)  # before reading the series
     rules = load_rules(args.parts) if args.parts else None
     samples = [ingest_series(source, fields, rules, args.dt) for source in args.sources]
     recipe = {
@@ -67,7 +69,6 @@ def run(args: argparse.Namespace) -> None:
             for name in fields
         },
     }
-    inputs = [*args.sources, args.parts]
     with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:
         for index, sample in enumerate(samples):
             write_sample(sample_path(folder, index), sample, field_dtype=np.float64)
