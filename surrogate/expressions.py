@@ -88,8 +88,14 @@ def parse_scalar(text: str | float | int, what: str) -> Scalar:
             f"{what} '{text[:60]}...' nests deeper than {MAX_DEPTH} levels; expected a "
             "simpler formula."
         )
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         _check_node(node, text, what)
+        if isinstance(node, ast.Name) and node.id in FUNCTIONS and id(node) not in called:
+            raise ProblemError(
+                f"{what} '{text}' names the function {node.id} without calling it; expected "
+                f"e.g. {node.id}(x)."
+            )
         if isinstance(node, ast.Constant):
             node.value = float(node.value)  # float powers overflow at once; int ones never end
     code = compile(tree, f"<{what}>", "eval")
@@ -113,6 +119,8 @@ def _evaluate(code, names: dict, text: str, what: str):
     except (ArithmeticError, FloatingPointError, ValueError, TypeError, MemoryError) as error:
         reason = str(error) or type(error).__name__
         raise ProblemError(f"{what} '{text}' cannot be evaluated ({reason}).") from None
+    if np.iscomplexobj(value):  # a negative number to a fractional power, in Python floats
+        raise ProblemError(f"{what} '{text}' is not a real number; expected real values.")
     if not np.all(np.isfinite(value)):
         raise ProblemError(f"{what} '{text}' is not finite everywhere; expected finite values.")
     return value
