@@ -89,12 +89,11 @@ TOLERANCE = Number(float, 0, 1, low_open=True, meaning="a relative tolerance")
 POSITIVE = Number(float, 0, low_open=True, meaning="a positive quantity")
 NON_NEGATIVE = Number(float, 0, meaning="a quantity")
 MINUTES = Number(float, 0, 10_000, low_open=True, meaning="a time in minutes")
-POISSON_RATIO = Number(float, -1, 0.5, meaning="Poisson's ratio")  # open ends checked below
 
 
 def poisson_ratio(value, what: str) -> float:
     """Poisson's ratio strictly inside (-1, 0.5), where the material is stable."""
-    nu = POISSON_RATIO.check(value, what)
+    nu = Number(float, meaning="Poisson's ratio").check(value, what)
     if not -1 < nu < 0.5:
         raise ProblemError(f"{what} is {value!r}; expected Poisson's ratio inside (-1, 0.5).")
     return nu

@@ -188,10 +188,8 @@ def _steps(steps: int | None, schema: Schema, available: int | None = None) -> i
 def _initial(value: str | None, mesh, schema: Schema):
     if value is None or not schema.transient:
         return None
-    try:
+    if _file(value) is None:
         return float(value)
-    except ValueError:
-        pass
     name, size = schema.targets[0].name, schema.targets[0].components
     if Path(value).suffix != ".vtu":
         raise ProblemError(

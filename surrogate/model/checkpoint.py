@@ -13,6 +13,7 @@ Formats (the `surrogate_format` entry):
 
 from __future__ import annotations
 
+import inspect
 import pickle
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ FORMAT = "surrogate-checkpoint/2"
 PREFIX = "surrogate."  # where the LightningModule keeps the Surrogate's weights
 # The hyperparameters that build the Surrogate; the others (lr, pushforward, ...) are
 # training's.
-MODEL_SETTINGS = ("network", "schema", "hierarchy", "noise", "target_scales", "superpose", "direct")
+MODEL_SETTINGS = tuple(inspect.signature(Surrogate).parameters)
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

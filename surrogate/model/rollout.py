@@ -68,9 +68,7 @@ def predict_on_mesh(
     """(steps, N, C) predictions of a surrogate on a new mesh, for a surrogate.physics
     Setup, on the model's device: the graph and hierarchy are built as in training."""
     device = next(model.parameters()).device
-    graph = mesh_graph(mesh, **model.hierarchy)
-    graph.node_type = node_type_features(mesh, setup.part_roles)
-    graph = graph.to(device)
+    graph = _graph(model, mesh, setup).to(device)
 
     def as_tensor(values):
         return None if values is None else torch.as_tensor(values, dtype=torch.float32).to(device)
@@ -89,12 +87,7 @@ def predict_many(
     results = []
     for start in range(0, len(cases), batch_size):
         chunk = cases[start : start + batch_size]
-        graphs = []
-        for mesh, setup in chunk:
-            graph = mesh_graph(mesh, **model.hierarchy)
-            graph.node_type = node_type_features(mesh, setup.part_roles)
-            graphs.append(graph)
-        batch = Batch.from_data_list(graphs).to(device)
+        batch = Batch.from_data_list([_graph(model, *case) for case in chunk]).to(device)
 
         inputs = _side_by_side([setup.inputs for _, setup in chunk], steps, device)
         given = _side_by_side([setup.given(steps) for _, setup in chunk], steps, device)
@@ -106,6 +99,13 @@ def predict_many(
         for k in range(len(chunk)):
             results.append(predicted[:, bounds[k] : bounds[k + 1]].numpy().astype(np.float64))
     return results
+
+
+def _graph(model: Surrogate, mesh, setup) -> MeshGraph:
+    """The mesh's graph, hierarchy and node types, built as in training."""
+    graph = mesh_graph(mesh, **model.hierarchy)
+    graph.node_type = node_type_features(mesh, setup.part_roles)
+    return graph
 
 
 def _side_by_side(arrays: list, steps: int | None, device) -> torch.Tensor:
