@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 
@@ -64,6 +64,20 @@ def atomic_folder(
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
+
+
+@contextlib.contextmanager
+def removed_on_failure(folder: str | Path, keep: Callable[[], bool]) -> Iterator[Path]:
+    """A folder that did not exist before is removed again when the work inside fails,
+    unless keep() says it holds something worth resuming from; an existing one is left."""
+    folder = Path(folder)
+    fresh = not folder.exists()
+    try:
+        yield folder
+    except BaseException:
+        if fresh and not keep():
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def refuse_inputs_inside(path: str | Path, inputs: Iterable[str | Path | None]) -> None:

@@ -211,13 +211,20 @@ def named(name: str, seed: int = 0, h: float = 0.05, max_nodes: int = MAX_NODES)
     make, measure, dim = NAMED[name]
     if not (isinstance(h, int | float) and np.isfinite(h) and h > 0):
         raise ProblemError(f"the cell size h is {h!r}; expected a positive finite number.")
-    estimate = 1.2 * measure / h**dim if dim == 2 else 1.5 * measure / h**dim
+    check_nodes(name, measure, dim, h, max_nodes)
+    return make(int(seed), float(h))
+
+
+def check_nodes(name: str, measure: float, dim: int, h: float, max_nodes: int = MAX_NODES) -> float:
+    """The estimated node count of a domain of that area or volume meshed at cell size h;
+    ProblemError, before any meshing, when it exceeds max_nodes."""
+    estimate = (1.2 if dim == 2 else 1.5) * measure / h**dim
     if estimate > max_nodes:
         raise ProblemError(
             f"{name} at h = {h:g} would have about {estimate:,.0f} nodes; expected at most "
-            f"{max_nodes:,} (a larger h)."
+            f"{max_nodes:,} (a larger h, or --max-nodes)."
         )
-    return make(int(seed), float(h))
+    return estimate
 
 
 # ---- gmsh plumbing ------------------------------------------------------------------------

@@ -143,24 +143,35 @@ def meshio_read(path: Path, formats: list[str]) -> meshio.Mesh:
 def check_vtu_payload(path: Path, budget: int | None = None) -> None:
     """Refuse a .vtu whose compressed arrays declare more uncompressed bytes than the
     budget (a few MB of zlib can claim gigabytes), before anything is decompressed. Reads
-    the block headers of inline base64 arrays (VTK's zlib/lz4/lzma layout: block count,
-    block size, last block size, ...)."""
+    the block headers (VTK's zlib/lz4/lzma layout: block count, block size, last block
+    size, ...) of inline base64 arrays and of appended ones, raw or base64."""
     budget = memory_budget() if budget is None else budget
+    content = path.read_bytes()
+    marker = content.find(b"<AppendedData")
+    head = content if marker < 0 else content[:marker] + b"</VTKFile>"
     try:
-        root = ElementTree.parse(path).getroot()
-    except (OSError, ElementTree.ParseError):
+        root = ElementTree.fromstring(head)
+    except ElementTree.ParseError:
         return  # not XML: meshio's reading says what is wrong with it
     if not root.get("compressor"):
         return
     wide = root.get("header_type", "UInt32") == "UInt64"
     size, kind = (8, "Q") if wide else (4, "I")
+    appended, encoded = _appended(content, marker)
     total = 0
     for array in root.iter("DataArray"):
-        if array.get("format") != "binary" or not (array.text or "").strip():
+        if array.get("format") == "binary":
+            header = (array.text or "").strip()[: 4 * size].encode()
+        elif array.get("format") == "appended" and (array.get("offset") or "").isdigit():
+            start = int(array.get("offset"))
+            header = appended[start : start + (4 if encoded else 3) * size]
+        else:
             continue
-        try:  # 3 ints of 4 or 8 bytes: exactly 16 or 32 base64 characters
-            head = base64.b64decode(array.text.strip()[: 4 * size])
-            blocks, block, last = struct.unpack("<" + kind * 3, head[: 3 * size])
+        try:  # 3 ints of 4 or 8 bytes (base64: exactly 16 or 32 characters)
+            header = (
+                base64.b64decode(header) if encoded or array.get("format") == "binary" else header
+            )
+            blocks, block, last = struct.unpack("<" + kind * 3, header[: 3 * size])
         except (ValueError, struct.error):
             raise MeshError(f"{path}: a compressed array's header is malformed.") from None
         total += (blocks - 1) * block + (last or block) if blocks else 0
@@ -169,6 +180,15 @@ def check_vtu_payload(path: Path, budget: int | None = None) -> None:
             f"{path}: its compressed arrays unpack to {total / 2**30:.1f} GiB; expected at "
             f"most {budget / 2**30:.1f} GiB (a quarter of this machine's memory)."
         )
+
+
+def _appended(content: bytes, marker: int) -> tuple[bytes, bool]:
+    """The bytes after <AppendedData ...>_ and whether they are base64 (else raw)."""
+    if marker < 0:
+        return b"", False
+    tag_end = content.find(b">", marker)
+    start = content.find(b"_", tag_end) + 1
+    return content[start:], b'encoding="base64"' in content[marker:tag_end]
 
 
 def check_xdmf_references(path: Path) -> None:

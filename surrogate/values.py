@@ -19,12 +19,14 @@ from solvers.limits import memory_budget
 
 @dataclass(frozen=True)
 class Number:
-    """A finite int or float in [low, high] (open at low when low_open)."""
+    """A finite int or float in [low, high] (open at low when low_open, at high when
+    high_open)."""
 
     kind: type
     low: float | None = None
     high: float | None = None
     low_open: bool = False
+    high_open: bool = False
     meaning: str = "a number"
 
     def check(self, value, what: str) -> int | float:
@@ -37,13 +39,14 @@ class Number:
     def describe(self) -> str:
         kind = "a whole number" if self.kind is int else "a finite number"
         show = (lambda v: f"{int(v):,}") if self.kind is int else (lambda v: f"{v:g}")
-        if self.low is not None and self.high is not None and not self.low_open:
+        closed = not (self.low_open or self.high_open)
+        if self.low is not None and self.high is not None and closed:
             return f"{self.meaning}: {kind} from {show(self.low)} to {show(self.high)}"
         bounds = []
         if self.low is not None:
             bounds.append(f"{'above' if self.low_open else 'at least'} {show(self.low)}")
         if self.high is not None:
-            bounds.append(f"at most {show(self.high)}")
+            bounds.append(f"{'below' if self.high_open else 'at most'} {show(self.high)}")
         return f"{self.meaning}: {kind}" + (f" {' and '.join(bounds)}" if bounds else "")
 
     def flag(self, name: str):
@@ -61,7 +64,7 @@ class Number:
     def _inside(self, number) -> bool:
         if self.low is not None and (number <= self.low if self.low_open else number < self.low):
             return False
-        return self.high is None or number <= self.high
+        return self.high is None or (number < self.high if self.high_open else number <= self.high)
 
 
 def _convert(value, kind: type):
@@ -88,15 +91,12 @@ THETA = Number(float, 0, 1, meaning="a time-stepping weight")
 TOLERANCE = Number(float, 0, 1, low_open=True, meaning="a relative tolerance")
 POSITIVE = Number(float, 0, low_open=True, meaning="a positive quantity")
 NON_NEGATIVE = Number(float, 0, meaning="a quantity")
+NODE_BUDGET = Number(int, 1, 10**9, meaning="a number of nodes")
 MINUTES = Number(float, 0, 10_000, low_open=True, meaning="a time in minutes")
 
 
-def poisson_ratio(value, what: str) -> float:
-    """Poisson's ratio strictly inside (-1, 0.5), where the material is stable."""
-    nu = Number(float, meaning="Poisson's ratio").check(value, what)
-    if not -1 < nu < 0.5:
-        raise ProblemError(f"{what} is {value!r}; expected Poisson's ratio inside (-1, 0.5).")
-    return nu
+# Poisson's ratio strictly inside (-1, 0.5), where an isotropic material is stable.
+POISSON_RATIO = Number(float, -1, 0.5, low_open=True, high_open=True, meaning="Poisson's ratio")
 
 
 def check_memory(entries: float, what: str, bytes_per_entry: int = 8) -> None:

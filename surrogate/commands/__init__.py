@@ -14,3 +14,17 @@ def add_device_options(parser) -> None:
         default="32",
         help="the network's precision: 32, or bf16 autocast (default 32)",
     )
+
+
+def add_node_budget(parser) -> None:
+    """--max-nodes, for the commands that mesh a generated geometry."""
+    from solvers.geometry import MAX_NODES
+    from surrogate.values import NODE_BUDGET
+
+    parser.add_argument(
+        "--max-nodes",
+        dest="max_nodes",
+        type=NODE_BUDGET.flag("--max-nodes"),
+        default=MAX_NODES,
+        help=f"refuse, before meshing, a generated mesh of more nodes (default {MAX_NODES:,})",
+    )

@@ -51,6 +51,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
+    from solvers.atomic import removed_on_failure
+    from surrogate.data.generate import has_samples
+
+    # A demo that fails leaves no new folder behind, unless samples were made: then the
+    # next demo resumes generating where this one stopped.
+    with removed_on_failure(args.out, keep=lambda: has_samples(args.out / "data")):
+        _demo(args)
+
+
+def _demo(args: argparse.Namespace) -> None:
     from solvers import geometry
     from surrogate import physics
     from surrogate.data.generate import generate

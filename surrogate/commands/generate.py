@@ -8,6 +8,7 @@ from pathlib import Path
 
 from solvers.errors import ProblemError
 from surrogate import values
+from surrogate.commands import add_node_budget
 from surrogate.data.generate import generate
 from surrogate.data.recipes import load_recipe, recipe_names
 
@@ -48,6 +49,7 @@ def add_parser(subparsers) -> None:
         metavar="KEY=VALUE",
         help="override a recipe parameter, e.g. --set steps=10",
     )
+    add_node_budget(p)
     p.set_defaults(run=run)
 
 
@@ -56,7 +58,7 @@ def run(args: argparse.Namespace) -> None:
         raise ProblemError(
             f"--samples {args.samples} and --workers {args.workers}; expected positive numbers."
         )
-    recipe = load_recipe(args.recipe, args.overrides)
+    recipe = load_recipe(args.recipe, args.overrides, args.max_nodes)
     started = time.perf_counter()
     manifest = generate(recipe, args.out, args.samples, args.workers, _shard(args.shard), args.seed)
     seconds = time.perf_counter() - started

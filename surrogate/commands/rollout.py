@@ -12,7 +12,7 @@ from solvers import Mesh, geometry
 from solvers.errors import ProblemError
 from solvers.mesh_io import meshio_read
 from surrogate import values
-from surrogate.commands import add_device_options
+from surrogate.commands import add_device_options, add_node_budget
 from surrogate.model.schema import Schema
 
 
@@ -73,6 +73,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--reference", action="store_true", help="also run the bundled solver")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG and GIF")
     add_device_options(p)
+    add_node_budget(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing folder")
     p.set_defaults(run=run)
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> None:
         if args.mesh:
             mesh = Mesh.read(args.mesh)
         else:
-            mesh = geometry.named(args.geometry, args.seed, args.h)
+            mesh = geometry.named(args.geometry, args.seed, args.h, args.max_nodes)
         mesh = apply_rules(mesh, rules, args.mesh or Path(args.geometry))
         _check_dim(mesh, schema)
         steps = _steps(args.steps, schema)

@@ -21,6 +21,7 @@ from solvers.navier_stokes import (
 )
 from solvers.taylor_hood import circular_parts, require_triangles
 from surrogate import values
+from surrogate.commands import add_node_budget
 from surrogate.expressions import parse_scalar, parse_vector
 from surrogate.physics.channel_flow import channel_velocity
 from surrogate.plain_yaml import read_yaml
@@ -95,6 +96,7 @@ def add_parser(subparsers) -> None:
         help="grad-div penalty in m^2/s, e.g. 0.2 x mean speed x obstacle size, "
         "for wakes too coarse to run stably without (default 0)",
     )
+    add_node_budget(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
     p.set_defaults(run=run)
@@ -105,7 +107,7 @@ def run(args: argparse.Namespace) -> None:
     inputs = [params["mesh"], args.config]
     refuse_inputs_inside(args.out, inputs)  # before meshing and solving
     started = time.perf_counter()
-    mesh = _make_mesh(params)
+    mesh = _make_mesh(params, args.max_nodes)
     meshed = time.perf_counter()
     options = solvers.SolverOptions(method=params["solver"], rtol=float(params["rtol"]))
     with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:
@@ -254,7 +256,7 @@ def _checked(params: dict) -> dict:
         if _is_number(params[key]):
             values.POSITIVE.check(params[key], key)
     if _is_number(params["nu"]):
-        values.poisson_ratio(params["nu"], "nu")
+        values.POISSON_RATIO.check(params["nu"], "nu")
     for key in ("mesh", "geometry", "force_part"):
         if params[key] is not None and not isinstance(params[key], str | Path):
             raise ProblemError(f"{key} is {params[key]!r}; expected a name or a path.")
@@ -297,11 +299,11 @@ def _pairs_to_dict(values: list[str]) -> str | dict:
     return pairs
 
 
-def _make_mesh(params: dict):
+def _make_mesh(params: dict, max_nodes: int):
     """The mesh of params["mesh"] (a file) or params["geometry"] (seed, h)."""
     if params["mesh"] is not None:
         return solvers.Mesh.read(params["mesh"])
-    return geometry.named(params["geometry"], params["seed"], params["h"])
+    return geometry.named(params["geometry"], params["seed"], params["h"], max_nodes)
 
 
 def _scalar(params: dict, key: str):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from solvers.atomic import atomic_path
+from solvers.atomic import atomic_path, removed_on_failure
 from solvers.errors import SolverError
 from surrogate.data.manifest import write_manifest
 from surrogate.data.sample import DatasetError, Sample, sample_path, write_sample
@@ -55,6 +55,11 @@ def generate(
 ) -> dict:
     """Make the missing samples of this shard; returns the manifest written at the end."""
     out = Path(out)
+    with removed_on_failure(out, keep=lambda: has_samples(out)):
+        return _make_missing(recipe, out, samples, workers, shard, seed, progress)
+
+
+def _make_missing(recipe, out: Path, samples, workers, shard, seed, progress) -> dict:
     _prepare(out, recipe, samples, seed)
     index, count = shard
     todo = [i for i in range(index, samples, count) if not sample_path(out, i).exists()]
@@ -83,6 +88,11 @@ def generate(
             "a changed recipe (parameter ranges, time step or max_cfl)."
         )
     return write_manifest(out, recipe, seed, samples)
+
+
+def has_samples(folder: Path) -> bool:
+    """Whether a dataset folder holds a finished sample (then a rerun resumes from it)."""
+    return any((folder / "samples").glob("sample_*.npz"))
 
 
 def _indices(failed: dict[int, str]) -> str:

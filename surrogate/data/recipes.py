@@ -6,8 +6,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from solvers import geometry
 from solvers.errors import ProblemError
 from surrogate.physics import family
+from surrogate.physics.parameters import check_parameters
 from surrogate.plain_yaml import parse_yaml, read_yaml
 
 RECIPES = Path(__file__).resolve().parents[2] / "datasets"
@@ -18,9 +20,12 @@ def recipe_names() -> list[str]:
     return sorted(p.parent.name for p in RECIPES.glob("*/recipe.yaml"))
 
 
-def load_recipe(name_or_path: str | Path, overrides: list[str] = ()) -> dict:
+def load_recipe(
+    name_or_path: str | Path, overrides: list[str] = (), max_nodes: int = geometry.MAX_NODES
+) -> dict:
     """The recipe of a bundled name or a YAML path, with KEY=VALUE parameter overrides
-    (values in YAML syntax, e.g. steps=3 or "radius=[0.05, 0.1]")."""
+    (values in YAML syntax, e.g. steps=3 or "radius=[0.05, 0.1]"), its parameters checked
+    against its family's rules (meshes of at most max_nodes nodes)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = RECIPES / str(name_or_path) / "recipe.yaml"
@@ -32,7 +37,7 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] = ()) -> dict:
     recipe = read_yaml(path, "a recipe")
     if not isinstance(recipe, dict) or any(key not in recipe for key in REQUIRED):
         raise ProblemError(f"{path}: expected a mapping with keys {', '.join(REQUIRED)}.")
-    family(recipe["family"])  # raises naming the known families
+    chosen = family(recipe["family"])  # raises naming the known families
     if not isinstance(recipe["parameters"], dict):
         raise ProblemError(f"{path}: parameters is not a mapping; expected name: value pairs.")
     for item in overrides:
@@ -43,6 +48,7 @@ def load_recipe(name_or_path: str | Path, overrides: list[str] = ()) -> dict:
                 f"override '{item}' names no parameter; expected KEY=VALUE, KEY one of {known}."
             )
         recipe["parameters"][key] = _like(recipe["parameters"][key], parse_yaml(value, item), item)
+    recipe["parameters"] = check_parameters(chosen, recipe["parameters"], str(path), max_nodes)
     return recipe
 
 

@@ -106,6 +106,8 @@ def _sample_from(path: Path, arrays: dict[str, np.ndarray]) -> Sample:
         meta = json.loads(arrays["meta"].item())
     except (InputError, ValueError) as error:
         raise DatasetError(f"{path}: {error}") from None
+    if not isinstance(meta, dict):
+        raise DatasetError(f"{path}: its meta is {type(meta).__name__}; expected a JSON object.")
     times = arrays["times"]
     if not (
         times.ndim == 1

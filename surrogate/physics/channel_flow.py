@@ -21,6 +21,17 @@ from surrogate.physics.family import (
     middle,
     number,
 )
+from surrogate.physics.parameters import (
+    COURANT,
+    DURATION,
+    HOLE_RADIUS,
+    LENGTH,
+    PENALTY,
+    SPEED_RATIO,
+    TIME,
+    VISCOSITY,
+)
+from surrogate.values import CELL_SIZE
 
 PEAK_PER_MEAN = 1.5  # a parabolic profile's peak over its mean speed
 ROLES = {"inlet": "inflow", "outlet": "outflow", "walls": "wall", "obstacle": "obstacle"}
@@ -153,6 +164,29 @@ def ramped(profile, ramp: float):
     return inflow
 
 
+CHANNEL = {
+    "length": LENGTH,
+    "height": LENGTH,
+    "radius": HOLE_RADIUS,
+    "center_x": LENGTH,
+    "center_y": LENGTH,
+    "reynolds": SPEED_RATIO,
+    "viscosity": VISCOSITY,
+    "h": CELL_SIZE,
+    "h_obstacle": CELL_SIZE,
+    "ramp": DURATION,
+    "record_from": DURATION,
+    "max_cfl": COURANT,
+    "grad_div": PENALTY,
+} | TIME
 FAMILIES = [
-    Family("cylinder_flow", draw_cylinder_flow, pose, takes=("dirichlet", "initial"), needs=()),
+    Family(
+        "cylinder_flow",
+        draw_cylinder_flow,
+        pose,
+        CHANNEL,
+        lambda p: (p["length"] * p["height"], 2),
+        takes=("dirichlet", "initial"),
+        needs=(),
+    ),
 ]

@@ -23,6 +23,17 @@ from surrogate.physics.family import (
     stack_inputs,
     uniform_inputs,
 )
+from surrogate.physics.parameters import (
+    CONDUCTIVITY,
+    HOLES,
+    LENGTH,
+    LOG_NORMAL,
+    PLATE,
+    SOURCE,
+    TIME,
+    VALUE,
+)
+from surrogate.values import CELL_SIZE
 
 BOX_SIDES = ("left", "right", "bottom", "top")
 INITIAL_MEAN = 0.5  # heat_holes starts at 0.5 + 0.25 x a smooth random field
@@ -70,7 +81,8 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
     values.initial or the recipe's mean temperature."""
     fixed = {part: number(v, f"--dirichlet {part}") for part, v in values.dirichlet.items()}
     defaults = {"kappa": middle(schema.parameters["kappa"]), "source": 0.0}
-    fields = uniform_inputs(mesh, values.inputs, {n: defaults[n] for n in schema.input_names})
+    defaults = {name: defaults[name] for name in schema.input_names}
+    fields = uniform_inputs(mesh, values.inputs, defaults, {"kappa": CONDUCTIVITY, "source": VALUE})
     kappa = fields["kappa"][:, 0]
     source = fields["source"][:, 0] if "source" in fields else 0.0
     given = np.zeros((mesh.num_nodes, 1))
@@ -119,8 +131,10 @@ def _roles(mesh: Mesh, fixed) -> dict[str, str]:
     return {part: "dirichlet" if part in fixed else "neumann" for part in mesh.boundary_parts}
 
 
+HEAT = {"kappa": LOG_NORMAL, "initial_length": LENGTH, "hole_temperature": VALUE}
+BOX = {"holes": HOLES, "h": CELL_SIZE, "kappa": LOG_NORMAL}
 FAMILIES = [
-    Family("poisson_holes", draw_poisson_holes, pose),
-    Family("poisson_box_holes", draw_poisson_box_holes, pose),
-    Family("heat_holes", draw_heat_holes, pose),
+    Family("poisson_holes", draw_poisson_holes, pose, PLATE | {"kappa": LOG_NORMAL} | SOURCE),
+    Family("poisson_box_holes", draw_poisson_box_holes, pose, BOX | SOURCE, lambda p: (1.0, 3)),
+    Family("heat_holes", draw_heat_holes, pose, PLATE | HEAT | TIME),
 ]

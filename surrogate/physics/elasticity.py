@@ -21,6 +21,8 @@ from surrogate.physics.family import (
     stack_inputs,
     uniform_inputs,
 )
+from surrogate.physics.parameters import ANGLE, MODULUS, PLATE, VALUE
+from surrogate.values import POISSON_RATIO
 
 
 def draw_elasticity_holes(params: dict, rng: np.random.Generator) -> Sample:
@@ -56,7 +58,7 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
             raise ProblemError(f"--traction {part}={value}; expected PART=FX,FY.")
         loads[part] = tuple(number(v, f"--traction {part}") for v in items)
     defaults = {"E": middle(schema.parameters["E"]), "nu": middle(schema.parameters["nu"])}
-    fields = uniform_inputs(mesh, values.inputs, defaults)
+    fields = uniform_inputs(mesh, values.inputs, defaults, {"E": MODULUS, "nu": POISSON_RATIO})
     fields["traction"] = _load_field(mesh, loads)
     E, nu = float(fields["E"][0, 0]), float(fields["nu"][0, 0])
     clamped = {part: 0.0 for part in values.dirichlet}  # displacement held at zero
@@ -95,6 +97,7 @@ FAMILIES = [
         "elasticity_holes",
         draw_elasticity_holes,
         pose,
+        PLATE | {"E": MODULUS, "nu": POISSON_RATIO, "traction": VALUE, "traction_angle": ANGLE},
         takes=("dirichlet", "inputs", "traction"),
         needs=("dirichlet", "traction"),
     ),

@@ -9,7 +9,7 @@ recipe's ranges.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +18,8 @@ from solvers import Mesh, geometry
 from solvers.errors import ProblemError
 from surrogate.data.sample import Sample
 from surrogate.model.schema import Schema
+from surrogate.physics.parameters import Rule
+from surrogate.values import Number
 
 
 @dataclass
@@ -52,11 +54,14 @@ class Family:
     """A problem family: `draw(parameters, rng)` a solved Sample from a recipe's parameters
     (a pure function of them and the generator); `pose(schema, mesh, values)` a Setup on
     a new mesh; `takes` the RolloutValues it reads (others given are refused), of which
-    `needs` must be given."""
+    `needs` must be given; `parameters` the rules of its recipe's parameters
+    (physics.parameters) and `domain(parameters)` its meshes' (area or volume, dimension)."""
 
     name: str
     draw: Callable[[dict, np.random.Generator], Sample]
     pose: Callable[[Schema, Mesh, RolloutValues], Setup]
+    parameters: Mapping[str, Rule]
+    domain: Callable[[dict], tuple[float, int]] = lambda parameters: (1.0, 2)
     takes: tuple[str, ...] = ("dirichlet", "inputs", "initial")
     needs: tuple[str, ...] = ("dirichlet",)
 
@@ -114,10 +119,15 @@ def number(value, what: str) -> float:
     return result
 
 
-def uniform_inputs(mesh: Mesh, inputs: dict, defaults: dict) -> dict[str, np.ndarray]:
-    """(N, 1) fields of the given or default value for each name in defaults."""
+def uniform_inputs(
+    mesh: Mesh, inputs: dict, defaults: dict, rules: Mapping[str, Number]
+) -> dict[str, np.ndarray]:
+    """(N, 1) fields of the given (checked against its rule) or default value for each
+    name in defaults."""
     return {
-        name: np.full((mesh.num_nodes, 1), number(inputs.get(name, default), f"input {name}"))
+        name: np.full(
+            (mesh.num_nodes, 1), rules[name].check(inputs.get(name, default), f"--input {name}")
+        )
         for name, default in defaults.items()
     }
 

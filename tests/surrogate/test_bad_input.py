@@ -24,6 +24,10 @@ from tests.surrogate.conftest import quick_train
 BOMB = "a: &a [1, 2]\nb: &b [*a, *a]\nc: [*b, *b]\n"  # aliases: refused, however small
 
 
+RECIPE = (Path(__file__).parents[2] / "datasets/poisson_holes/recipe.yaml").read_text()
+RECIPE = RECIPE.replace("\nfields:", "\n  colour: blue\nfields:")
+
+
 def files(tmp_path: Path) -> dict:
     """Hand-made inputs: configs of the wrong type, an alias bomb, a small mesh."""
     made = {
@@ -33,6 +37,7 @@ def files(tmp_path: Path) -> dict:
         "robin_number": "robin: {left: 5}\n",
         "bomb": BOMB,
         "unknown": "colour: blue\n",
+        "recipe_extra": RECIPE,
     }
     paths = {}
     for name, text in made.items():
@@ -42,6 +47,12 @@ def files(tmp_path: Path) -> dict:
     return paths
 
 
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "checkpoints"
+ROLLOUT = ["rollout", "--checkpoint", str(FIXTURES / "heat_holes.ckpt"), "--dirichlet", "hole_0=1"]
+ROLLOUT += ["--geometry", "rectangle_with_holes"]
+ROLLOUT_ELASTIC = ["rollout", "--checkpoint", str(FIXTURES / "elasticity_holes.ckpt")]
+ROLLOUT_ELASTIC += ["--geometry", "rectangle_with_holes", "--dirichlet", "left=0"]
+ROLLOUT_ELASTIC += ["--traction", "right=1,0"]
 SOLVE = ["solve", "poisson", "--geometry", "l_shape", "--dirichlet", "0"]
 CASES = {
     "steps too many for memory": (
@@ -58,7 +69,7 @@ CASES = {
     "negative conductivity": ([*SOLVE, "--kappa", "-1"], "expected a positive quantity"),
     "poisson ratio 0.5": (
         ["solve", "elasticity", "--geometry", "l_shape", "--dirichlet", "left=0", "--nu", "0.5"],
-        "inside (-1, 0.5)",
+        "Poisson's ratio: a finite number above -1 and below 0.5",
     ),
     "formula overflow": ([*SOLVE, "--kappa", "x**9**9**9"], "cannot be evaluated"),
     "function arity": ([*SOLVE, "--kappa", "sin(1,2)"], "calls sin with 2 argument(s)"),
@@ -85,6 +96,44 @@ CASES = {
         ["generate", "poisson_holes", "--samples", "2", "--seed", "-1"],
         "a seed",
     ),
+    "generate mesh too fine": (
+        ["generate", "poisson_holes", "--samples", "2", "--set", "h=0.0001"],
+        "would have about 120,000,000 nodes",
+    ),
+    "generate range reversed": (
+        ["generate", "poisson_holes", "--samples", "2", "--set", "radius=[0.2, 0.1]"],
+        "expected [low, high] with low <= high",
+    ),
+    "generate too many holes": (
+        ["generate", "poisson_holes", "--samples", "2", "--set", "holes=[1, 100]"],
+        "parameter holes is 100; expected a number of holes",
+    ),
+    "generate poisson ratio": (
+        ["generate", "elasticity_holes", "--samples", "2", "--set", "nu=[0.2, 0.6]"],
+        "expected Poisson's ratio",
+    ),
+    "generate negative conductivity": (
+        [
+            "generate",
+            "heat_holes",
+            "--samples",
+            "2",
+            "--set",
+            "kappa={mean: -1, log_std: [0.2, 0.8], length: [0.1, 0.4]}",
+        ],
+        "parameter kappa.mean is -1; expected a conductivity",
+    ),
+    "generate recipe of unknown parameters": (
+        ["generate", "{recipe_extra}", "--samples", "2"],
+        "its parameters include unknown colour",
+    ),
+    "solve node budget": ([*SOLVE, "--h", "0.01", "--max-nodes", "100"], "expected at most 100 "),
+    "rollout negative conductivity": ([*ROLLOUT, "--input", "kappa=-1"], "expected a conductivity"),
+    "rollout mesh too fine": ([*ROLLOUT, "--h", "1e-5"], "nodes; expected at most"),
+    "rollout elasticity poisson ratio": (
+        [*ROLLOUT_ELASTIC, "--input", "nu=0.7"],
+        "--input nu is '0.7'; expected Poisson's ratio",
+    ),
     "demo no workers": (["demo", "--workers", "0"], "a number of processes"),
     "demo minutes nan": (["demo", "--minutes", "nan"], "a time in minutes"),
     "ingest dt zero": (["ingest", "{square}", "--fields", "u", "--dt", "0"], "a time step"),
@@ -97,7 +146,7 @@ def test_bad_input_is_one_sentence_and_writes_nothing(case, tmp_path, capsys, mo
     monkeypatch.chdir(tmp_path)
     paths = {**files(tmp_path), "square": tmp_path / "square.vtu"}
     args, message = CASES[case]
-    args = [a.format(**paths) if "{" in a else a for a in args]
+    args = [str(paths.get(a.strip("{}"), a)) for a in args]  # "{name}": a hand-made file
     out = tmp_path / "out"
     if args[0] != "train":  # train writes to runs/train, below the working folder
         args += ["--out", str(out)]
@@ -234,26 +283,43 @@ def test_resume_from_a_broken_last_checkpoint_is_one_sentence(datasets, tmp_path
     assert {p: p.read_bytes() for p in run.rglob("*") if p.is_file()} == before
 
 
-def test_a_vtu_whose_compressed_arrays_claim_gigabytes_is_refused_unread(tmp_path, capsys):
-    mesh = geometry.rectangle_with_holes(holes=[], h=0.25)
-    write_mesh(mesh, tmp_path / "plain.vtu")
+CLAIM = struct.pack("<III", 64, 2**30, 2**30)  # 64 blocks of 1 GiB
+
+
+def inline_bomb(tmp_path: Path) -> str:
+    """A small mesh whose points' inline base64 header claims 64 GiB."""
+    write_mesh(geometry.rectangle_with_holes(holes=[], h=0.25), tmp_path / "plain.vtu")
     text = (tmp_path / "plain.vtu").read_text()
     start = text.index(">", text.index('Name="Points"')) + 1  # the points' base64 header
-    claim = base64.b64encode(struct.pack("<III", 64, 2**30, 2**30)).decode()  # 64 GiB
-    (tmp_path / "bomb.vtu").write_text(text[:start] + claim + text[start + len(claim) :])
-    out = tmp_path / "out"
-    code = main(
-        [
-            "solve",
-            "poisson",
-            "--mesh",
-            str(tmp_path / "bomb.vtu"),
-            "--dirichlet",
-            "0",
-            "--out",
-            str(out),
-        ]
+    claim = base64.b64encode(CLAIM).decode()
+    return text[:start] + claim + text[start + len(claim) :]
+
+
+def appended_bomb(encoding: str) -> bytes:
+    """VTK's appended layout (as ParaView writes it): arrays point into the bytes after
+    <AppendedData>_, raw or base64; the points' header there claims 64 GiB."""
+    data = CLAIM + b"x" * 16 if encoding == "raw" else base64.b64encode(CLAIM) + b"eA=="
+    return (
+        b'<?xml version="1.0"?>\n<VTKFile type="UnstructuredGrid" version="0.1" '
+        b'byte_order="LittleEndian" header_type="UInt32" compressor="vtkZLibDataCompressor">'
+        b'<UnstructuredGrid><Piece NumberOfPoints="3" NumberOfCells="1"><Points>'
+        b'<DataArray type="Float64" NumberOfComponents="3" format="appended" offset="0"/>'
+        b"</Points></Piece></UnstructuredGrid>"
+        + f'<AppendedData encoding="{encoding}">_'.encode()
+        + data
+        + b"</AppendedData></VTKFile>"
     )
+
+
+@pytest.mark.parametrize("layout", ["inline", "raw", "base64"])
+def test_a_vtu_whose_compressed_arrays_claim_gigabytes_is_refused_unread(tmp_path, capsys, layout):
+    bomb = tmp_path / "bomb.vtu"
+    if layout == "inline":
+        bomb.write_text(inline_bomb(tmp_path))
+    else:
+        bomb.write_bytes(appended_bomb(layout))
+    out = tmp_path / "out"
+    code = main(["solve", "poisson", "--mesh", str(bomb), "--dirichlet", "0", "--out", str(out)])
     error = capsys.readouterr().err
     assert code == 2 and "unpack to 64.0 GiB" in error and not out.exists()
 

@@ -218,6 +218,10 @@ def test_diverging_samples_are_named_and_the_others_written(tmp_path, capsys):
     assert err.count("error:") == 1 and "Traceback" not in err
     assert [p.name for p in (out / "samples").iterdir()] == ["sample_000002.npz"]
     assert not (out / "manifest.json").exists()
+    # Without the sample that converged, the failed run leaves no folder behind.
+    out = tmp_path / "none"
+    args = ["generate", str(recipe_file), "--out", str(out), "--samples", "2", "--workers", "2"]
+    assert main(args) == 2 and not out.exists()
 
 
 def test_resume_removes_its_own_partial_writes_only(tmp_path):

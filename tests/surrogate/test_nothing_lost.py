@@ -136,3 +136,16 @@ def test_rollout_starts_from_an_initial_state_file(datasets, tmp_path, capsys):
     wrong.write_text("0.5")
     assert main([*common, "--initial", str(wrong), "--out", str(tmp_path / "r2")]) == 2
     assert "expected a number or a .vtu file" in capsys.readouterr().err
+
+
+def test_a_failed_demo_leaves_no_new_folder(tmp_path, monkeypatch, capsys):
+    import surrogate.data.generate as generate_module
+
+    def fails(recipe, out, *args):  # as generation does when every sample diverges
+        (out / "samples").mkdir(parents=True)
+        raise generate_module.DatasetError("the solver failed on 1 of 1 samples.")
+
+    monkeypatch.setattr(generate_module, "_make_missing", fails)
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--samples", "1", "--workers", "1"]) == 2
+    assert "failed on 1 of 1" in capsys.readouterr().err and not out.exists()
