@@ -15,3 +15,10 @@ class ProblemError(InputError):
 
 class SolverError(RuntimeError):
     """A linear solve failed (for example an iterative solver did not converge)."""
+
+
+def note(message: str) -> None:
+    """One line on stderr about something done on the user's behalf (never an error)."""
+    import sys
+
+    print(f"note: {message}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""The simplicial mesh: points, cells and named boundary parts, validated once on creation."""
+"""The mesh: points, simplices, named boundary parts and, for meshes of other cell types,
+the cells as they came; validated once on creation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from solvers import cells as cell_types
 from solvers.errors import MeshError
 
 # A cell whose volume is below this fraction of (longest edge)^d counts as degenerate.
@@ -23,6 +25,9 @@ class Mesh:
     cells: (M, d+1) int64 vertex indices, positively oriented (det of the edge matrix > 0).
     boundary_parts: name -> (F, d) int64 facets (edges in 2D, triangles in 3D), e.g. from
         gmsh physical groups ("inlet", "hole_0", ...).
+    shapes: the cells as another solver wrote them (quads, hexahedra, mixes: see
+        solvers.cells), of which `cells` is the conforming split; empty for simplex meshes.
+        The graph's edges and written files use them.
 
     Construction validates and normalises: finite coordinates, indices in range, no
     degenerate cells; orphan nodes are removed and cells re-oriented. Arrays are read-only;
@@ -32,18 +37,45 @@ class Mesh:
     points: np.ndarray
     cells: np.ndarray
     boundary_parts: dict[str, np.ndarray] = field(default_factory=dict)
+    shapes: cell_types.Shapes = ()
 
     def __post_init__(self) -> None:
         points, cells, parts, volumes = _validated(self.points, self.cells, self.boundary_parts)
+        for kind, data in self.shapes:
+            _check_shape(str(kind), np.asarray(data), points.shape[1])
+        shapes = tuple((str(kind), np.array(data, dtype=np.int64)) for kind, data in self.shapes)
+        for kind, data in shapes:
+            _check_index_range(data, len(points), f"{kind} cell")
         cells = _oriented(cells, volumes)
-        points, cells, parts = _without_orphans(points, cells, parts)
+        points, cells, parts, shapes = _without_orphans(points, cells, parts, shapes)
         volumes = np.abs(volumes)
-        for array in (points, cells, volumes, *parts.values()):
+        for array in (points, cells, volumes, *parts.values(), *(d for _, d in shapes)):
             array.setflags(write=False)
         object.__setattr__(self, "points", points)
         object.__setattr__(self, "cells", cells)
         object.__setattr__(self, "boundary_parts", parts)
+        object.__setattr__(self, "shapes", shapes)
         self.__dict__["cell_volumes"] = volumes  # computed during validation: seed the cache
+
+    @classmethod
+    def from_shapes(cls, points, shapes: cell_types.Shapes, parts: dict | None = None) -> Mesh:
+        """A mesh of cells of any linear type (solvers.cells), split into simplices; a
+        mesh of simplices only keeps no shapes."""
+        points = np.asarray(points, dtype=np.float64)
+        kinds = {kind for kind, _ in shapes}
+        if kinds <= {"triangle", "tetra"} and len(kinds) == 1:
+            return cls(points, np.concatenate([data for _, data in shapes]), parts or {})
+        simplices, _ = cell_types.split(shapes, points)
+        return cls(points, simplices, parts or {}, shapes)
+
+    def with_parts(self, parts: dict[str, np.ndarray]) -> Mesh:
+        """The same mesh with other boundary parts."""
+        return Mesh(self.points, self.cells, parts, self.shapes)
+
+    @property
+    def written_cells(self) -> cell_types.Shapes:
+        """The cells to write: the shapes as they came, or the simplices."""
+        return self.shapes or ((("triangle", "tetra")[self.dim - 2], self.cells),)
 
     # ---- construction and output -------------------------------------------------------
     @classmethod
@@ -90,7 +122,9 @@ class Mesh:
 
     @cached_property
     def edges(self) -> np.ndarray:
-        """(E, 2) unique undirected edges, i < j."""
+        """(E, 2) unique undirected edges, i < j: the shapes' edges when it has shapes."""
+        if self.shapes:
+            return cell_types.edges(self.shapes, self.num_nodes)
         d = self.dim
         pairs = [(a, b) for a in range(d + 1) for b in range(a + 1, d + 1)]
         edges = np.sort(np.concatenate([self.cells[:, [a, b]] for a, b in pairs]), axis=1)
@@ -112,6 +146,15 @@ class Mesh:
         return np.abs(_signed_volumes(self.points, self.cells))
 
     @cached_property
+    def written_volumes(self) -> np.ndarray:
+        """Areas or volumes of the written cells (the shapes, or the simplices)."""
+        if not self.shapes:
+            return self.cell_volumes
+        simplices, owner = cell_types.split(self.shapes, self.points)
+        cells = sum(len(data) for _, data in self.shapes)
+        return cell_types.measures(self.points, simplices, owner, cells)
+
+    @cached_property
     def cell_sizes(self) -> np.ndarray:
         """(M,) longest edge of each cell: the mesh size h used in convergence studies."""
         return _longest_edges(self.points, self.cells)
@@ -119,7 +162,13 @@ class Mesh:
     def __repr__(self) -> str:
         parts = ", ".join(f"{k}: {len(v)}" for k, v in sorted(self.boundary_parts.items()))
         kind = "triangles" if self.dim == 2 else "tetrahedra"
-        return f"Mesh({self.num_nodes} nodes, {self.num_cells} {kind}, parts {{{parts}}})"
+        cells = f"{self.num_cells} {kind}"
+        if self.shapes:
+            counts: dict[str, int] = {}
+            for name, data in self.shapes:
+                counts[name] = counts.get(name, 0) + len(data)
+            cells = " + ".join(f"{n} {name}" for name, n in counts.items())
+        return f"Mesh({self.num_nodes} nodes, {cells}, parts {{{parts}}})"
 
 
 # ---- validation helpers (module-private) ------------------------------------------------
@@ -159,6 +208,18 @@ def _validated(points, cells, parts):
     return points, cells, out_parts, volumes
 
 
+def _check_shape(kind: str, data: np.ndarray, dim: int) -> None:
+    vertices = cell_types.VERTICES.get(kind, 3)  # polygons: 3 or more
+    fits = data.ndim == 2 and (
+        data.shape[1] >= 3 if kind == "polygon" else data.shape[1] == vertices
+    )
+    if cell_types.dimension(kind) != dim or not fits or not np.issubdtype(data.dtype, np.integer):
+        raise MeshError(
+            f"{kind} cells have shape {data.shape} in a {dim}D mesh; expected (M, {vertices}) "
+            f"integer vertex indices of {dim}D cells."
+        )
+
+
 def _check_index_range(indices: np.ndarray, n: int, what: str) -> None:
     bad = (indices < 0) | (indices >= n)
     if bad.any():
@@ -169,11 +230,11 @@ def _check_index_range(indices: np.ndarray, n: int, what: str) -> None:
         )
 
 
-def _without_orphans(points, cells, parts):
+def _without_orphans(points, cells, parts, shapes):
     used = np.zeros(len(points), dtype=bool)
     used[cells.ravel()] = True
     if used.all():
-        return points, cells, parts
+        return points, cells, parts, shapes
     new_index = np.full(len(points), -1, dtype=np.int64)
     new_index[used] = np.arange(used.sum())
     new_parts = {}
@@ -185,7 +246,8 @@ def _without_orphans(points, cells, parts):
                 "expected its facets to lie on the mesh."
             )
         new_parts[name] = remapped
-    return points[used], new_index[cells], new_parts
+    shapes = tuple((kind, new_index[data]) for kind, data in shapes)
+    return points[used], new_index[cells], new_parts, shapes
 
 
 def _oriented(cells: np.ndarray, signed_volumes: np.ndarray) -> np.ndarray:

@@ -15,14 +15,14 @@ import meshio
 import numpy as np
 
 from solvers.atomic import atomic_path
-from solvers.errors import MeshError
+from solvers.cells import CORNERS, FACES, VERTICES, dimension, linear
+from solvers.cells import fan_faces as fan
+from solvers.errors import MeshError, note
 from solvers.limits import memory_budget
 from solvers.mesh import Mesh
 
-CELL_TYPE = {2: "triangle", 3: "tetra"}
 FACET_TYPE = {2: "line", 3: "triangle"}
-# Blocks that may sit beside the cells and are not cells themselves.
-LOWER_DIMENSIONAL = {"vertex", "line"}
+FACET_KINDS = {2: ("line",), 3: ("triangle", "quad")}
 
 
 def read_mesh(path: str | Path) -> Mesh:
@@ -51,8 +51,9 @@ def write_mesh(
     """Write mesh and fields in the format of the path's extension, atomically.
 
     Point fields are (N,) or (N, k); 2-component vectors are padded to 3 so ParaView draws
-    them as glyphs. .msh output holds the mesh and its boundary parts (facet blocks with gmsh
-    physical tags) and no fields.
+    them as glyphs. Cells are written as they came (mesh.written_cells), and cell fields
+    hold one value per written cell. .msh output holds the mesh and its boundary parts
+    (facet blocks with gmsh physical tags) and no fields.
     """
     path = Path(path)
     if path.suffix == ".msh" and (point_data or cell_data):
@@ -62,11 +63,14 @@ def write_mesh(
     point_data = {
         name: _vtk_field(mesh, name, values) for name, values in (point_data or {}).items()
     }
-    cells = [(CELL_TYPE[mesh.dim], mesh.cells)]
-    cell_fields = {name: [np.asarray(values)] for name, values in (cell_data or {}).items()}
+    cells = list(mesh.written_cells)
+    ends = np.cumsum([len(data) for _, data in cells])[:-1]
+    cell_fields = {
+        name: np.split(np.asarray(values), ends) for name, values in (cell_data or {}).items()
+    }
     field_data = {}
     if path.suffix == ".msh" and mesh.boundary_parts:
-        tags = [np.full(len(mesh.cells), 0, dtype=np.int64)]
+        tags = [np.full(len(data), 0, dtype=np.int64) for _, data in cells]
         for tag, (name, facets) in enumerate(sorted(mesh.boundary_parts.items()), start=1):
             cells.append((FACET_TYPE[mesh.dim], facets))
             tags.append(np.full(len(facets), tag, dtype=np.int64))
@@ -221,46 +225,83 @@ def check_xdmf_references(path: Path) -> None:
 
 
 def mesh_from_meshio(raw: meshio.Mesh) -> Mesh:
-    types = {block.type for block in raw.cells}
-    volume_types = types - LOWER_DIMENSIONAL
-    if not volume_types:
-        raise MeshError("contains no triangles or tetrahedra (the file parsed to no cells)")
-    unsupported = volume_types - {"triangle", "tetra"}
-    if unsupported:
-        what = "mixes cell types" if volume_types - unsupported else "has unsupported cell type(s)"
-        raise MeshError(
-            f"{what} {', '.join(sorted(volume_types))}; expected linear triangles (2D) "
-            "or linear tetrahedra (3D) only"
+    return mesh_and_nodes(raw)[0]
+
+
+def mesh_and_nodes(raw: meshio.Mesh) -> tuple[Mesh, np.ndarray]:
+    """The mesh of a meshio mesh, of any linear cell types (solvers.cells), and the indices
+    into raw.points of its nodes: points no cell uses (the mid-edge nodes of higher-order
+    cells, whose corners are kept) are dropped. Cells of the mesh's dimension are its
+    cells; lower-dimensional blocks are boundary facets (gmsh physical groups) or ignored."""
+    blocks = [(CORNERS.get(b.type, b.type), b.type, b.data) for b in raw.cells]
+    solid = {kind for kind, _, _ in blocks if kind in FACES}
+    dim = 3 if solid else 2
+    kinds = ("polygon", *VERTICES) if dim == 3 else ("polygon", "triangle", "quad")
+    unknown = sorted({b.type for b in raw.cells} - set(CORNERS) - set(kinds) - {"line", "vertex"})
+    if unknown:
+        dimension(unknown[0])  # raises naming the type and the supported ones
+    cells = [(kind, data) for kind, _, data in blocks if dimension_of(kind) == dim]
+    if not cells:
+        raise MeshError("contains no cells (the file parsed to points, lines or nothing)")
+    higher = sorted({original for kind, original, _ in blocks if original != kind})
+    if higher:
+        note(
+            f"{', '.join(higher)} cells are read by their corner vertices; the values at their "
+            "other nodes are dropped."
         )
-    dim = 3 if "tetra" in types else 2
-    points = np.asarray(raw.points, dtype=np.float64)
+    shapes = tuple(linear(kind, data) for kind, data in cells)
+    kept = np.unique(np.concatenate([data.ravel() for _, data in shapes]))
+    if kept[0] < 0 or kept[-1] >= len(raw.points):
+        raise MeshError(
+            f"has a cell referring to node {kept[0] if kept[0] < 0 else kept[-1]}, out of "
+            f"range; expected indices in [0, {len(raw.points) - 1}]"
+        )
+    renumber = np.full(len(raw.points), -1, dtype=np.int64)
+    renumber[kept] = np.arange(len(kept))
+    points = _planar(np.asarray(raw.points, dtype=np.float64), dim)[kept]
+    shapes = tuple((kind, renumber[data]) for kind, data in shapes)
+    parts = {name: renumber[facets] for name, facets in _physical_parts(raw, dim).items()}
+    return Mesh.from_shapes(points, shapes, parts), kept
+
+
+def dimension_of(kind: str) -> int:
+    """A cell type's dimension: 3 solid, 2 planar, 1 or 0 for lines and vertices."""
+    return {"line": 1, "vertex": 0}.get(kind) or dimension(kind)
+
+
+def _planar(points: np.ndarray, dim: int) -> np.ndarray:
+    """points with a zero z column of a planar mesh dropped."""
     if dim == 2 and points.shape[1] == 3:
         scale = max(float(np.abs(points[:, :2]).max()), 1.0)
         if np.abs(points[:, 2]).max() > 1e-12 * scale:
             raise MeshError(
-                "is a triangulated surface in 3D (non-zero z); expected a planar 2D mesh "
-                "or a tetrahedral 3D mesh"
+                "is a surface in 3D (planar cells with non-zero z); expected a planar 2D mesh "
+                "or a 3D mesh of solid cells"
             )
-        points = points[:, :2]
-    if dim == 3 and points.shape[1] != 3:
-        raise MeshError(f"has tetrahedra but {points.shape[1]}D points; expected 3D points")
-    cells = np.concatenate([b.data for b in raw.cells if b.type == CELL_TYPE[dim]])
-    return Mesh(points, cells, _physical_parts(raw, dim))
+        return points[:, :2]
+    if points.shape[1] != dim:
+        raise MeshError(f"has {dim}D cells but {points.shape[1]}D points; expected {dim}D points")
+    return points
 
 
 def _physical_parts(raw: meshio.Mesh, dim: int) -> dict[str, np.ndarray]:
-    """Facet blocks tagged with gmsh physical groups, by group name (or 'tag_N')."""
+    """Facet blocks tagged with gmsh physical groups, by group name (or 'tag_N'), as the
+    simplicial facets of the split (quads fanned like the cells' faces)."""
     tags = raw.cell_data.get("gmsh:physical")
     if tags is None:
         return {}
     names = {int(v[0]): k for k, v in raw.field_data.items() if int(v[1]) == dim - 1}
     found: dict[str, list[np.ndarray]] = {}
     for block, block_tags in zip(raw.cells, tags, strict=True):
-        if block.type != FACET_TYPE[dim]:
+        kind, data = (
+            linear(block.type, block.data) if block.type in CORNERS else (block.type, block.data)
+        )
+        if kind not in FACET_KINDS[dim]:
             continue
         for tag in np.unique(block_tags):
             name = names.get(int(tag), f"tag_{int(tag)}")
-            found.setdefault(name, []).append(block.data[block_tags == tag])
+            facets = data[block_tags == tag]
+            found.setdefault(name, []).extend(fan(facets) if facets.shape[1] > dim else [facets])
     return {name: np.concatenate(blocks) for name, blocks in found.items()}
 
 

@@ -13,6 +13,8 @@ import numpy as np
 
 from solvers import Mesh
 from solvers.atomic import atomic_folder, refuse_inputs_inside
+from solvers.cells import split_note
+from solvers.errors import note
 from surrogate.metrics import relative_l2, rmse
 from surrogate.model.device import check_precision, describe
 from surrogate.model.rollout import predict_on_mesh
@@ -69,6 +71,8 @@ def rollout_to_folder(
     timings = {"surrogate_s": seconds, "surrogate_s_per_step": seconds / steps}
     solved = None
     if reference:
+        if mesh.shapes and not setup.stored:
+            note(split_note(mesh))
         started = time.perf_counter()
         solved = setup.reference(steps)
         if not setup.stored:

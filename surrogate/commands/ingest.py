@@ -9,7 +9,7 @@ import numpy as np
 
 from solvers.atomic import atomic_folder, refuse_inputs_inside
 from surrogate import values
-from surrogate.data.ingest import ingest_series, load_rules
+from surrogate.data.ingest import NodeFields, ingest_series, load_rules
 from surrogate.data.manifest import write_manifest
 from surrogate.data.sample import DatasetError, sample_path, write_sample
 
@@ -23,7 +23,11 @@ def add_parser(subparsers) -> None:
         "steps, that lack a field or hold NaNs are refused.",
     )
     p.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
-    p.add_argument("--fields", required=True, help="comma-separated point field names")
+    p.add_argument(
+        "--fields",
+        required=True,
+        help="comma-separated field names: point data, or cell data (averaged to the nodes)",
+    )
     p.add_argument(
         "--pinned",
         default="",
@@ -44,7 +48,7 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     fields = [name.strip() for name in args.fields.split(",") if name.strip()]
     if not fields:
-        raise DatasetError(f"--fields is {args.fields!r}; expected point field names, e.g. u,v.")
+        raise DatasetError(f"--fields is {args.fields!r}; expected field names, e.g. u,v.")
     pinned = {name.strip() for name in args.pinned.split(",") if name.strip()}
     if pinned - set(fields):
         raise DatasetError(
@@ -53,25 +57,34 @@ def run(args: argparse.Namespace) -> None:
     inputs = [*args.sources, args.parts]
     refuse_inputs_inside(args.out, inputs)  # before reading the series
     rules = load_rules(args.parts) if args.parts else None
-    samples = [ingest_series(source, fields, rules, args.dt) for source in args.sources]
-    recipe = {
+    with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:
+        samples = []  # written one by one: memory holds one series at a time
+        for index, source in enumerate(args.sources):
+            sample = ingest_series(source, fields, rules, args.dt)
+            write_sample(sample_path(folder, index), sample, field_dtype=np.float64)
+            samples.append((len(sample.times), set(sample.meta["cell_data"])))
+        from_cells = set().union(*(names for _, names in samples))
+        write_manifest(folder, _recipe(args, fields, pinned, rules, from_cells), None, len(samples))
+    steps = sum(count for count, _ in samples)
+    print(f"{args.out}: {len(samples)} sample(s), {steps} steps, fields {', '.join(fields)}")
+
+
+def _recipe(args, fields: list[str], pinned: set, rules, from_cells: set) -> dict:
+    """The manifest's account of an ingestion: sources, parts and each field's origin."""
+
+    def origin(name: str) -> str:
+        if name in from_cells:
+            return f"cell field '{name}' as ingested, at the nodes as {NodeFields.CELL_RULE}"
+        return f"point field '{name}' as ingested"
+
+    return {
         "name": "ingested",
         "family": "ingest",
         "transient": True,
         "parameters": {"sources": [str(s) for s in args.sources], "parts": rules},
         "fields": {
-            name: {
-                "role": "target",
-                "pinned": name in pinned,
-                "units": None,
-                "description": f"point field '{name}' as ingested",
-            }
+            name: {"role": "target", "pinned": name in pinned, "units": None,
+                   "description": origin(name)}
             for name in fields
         },
-    }
-    with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:
-        for index, sample in enumerate(samples):
-            write_sample(sample_path(folder, index), sample, field_dtype=np.float64)
-        write_manifest(folder, recipe, None, len(samples))
-    steps = sum(len(s.times) for s in samples)
-    print(f"{args.out}: {len(samples)} sample(s), {steps} steps, fields {', '.join(fields)}")
+    }  # fmt: skip

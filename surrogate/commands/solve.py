@@ -11,7 +11,8 @@ import numpy as np
 import solvers
 from solvers import geometry
 from solvers.atomic import atomic_folder, refuse_inputs_inside
-from solvers.errors import ProblemError
+from solvers.cells import split_note
+from solvers.errors import ProblemError, note
 from solvers.mesh_io import write_mesh, write_time_series
 from solvers.navier_stokes import (
     DEFAULT_MAX_CFL,
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> None:
     refuse_inputs_inside(args.out, inputs)  # before meshing and solving
     started = time.perf_counter()
     mesh = _make_mesh(params, args.max_nodes)
+    if mesh.shapes:
+        note(split_note(mesh))
     meshed = time.perf_counter()
     options = solvers.SolverOptions(method=params["solver"], rtol=float(params["rtol"]))
     with atomic_folder(args.out, overwrite=args.overwrite, inputs=inputs) as folder:

@@ -19,9 +19,11 @@ from pathlib import Path
 import meshio
 import numpy as np
 
+from solvers import cells
+from solvers.cells import CORNERS
 from solvers.errors import InputError, MeshError
 from solvers.mesh import Mesh
-from solvers.mesh_io import check_xdmf_references, mesh_from_meshio, meshio_read
+from solvers.mesh_io import check_xdmf_references, dimension_of, mesh_and_nodes, meshio_read
 from surrogate.data.sample import DatasetError, Sample
 from surrogate.node_types import NODE_TYPES
 from surrogate.plain_yaml import read_yaml
@@ -29,49 +31,114 @@ from surrogate.plain_yaml import read_yaml
 AXES = "xyz"
 
 
+STEP_SUFFIXES = (".vtu", ".vtk")  # VTK XML and legacy VTK steps
+
+
 def read_series(source: str | Path, dt: float | None = None) -> list[tuple[float, Path]]:
-    """(time, file) of each step of a .pvd or a folder of .vtu files."""
+    """(time, file) of each step of a .pvd or a folder of .vtu (or legacy .vtk) files."""
     source = Path(source)
     if source.is_dir():
-        files = sorted(source.glob("*.vtu"), key=_natural_key)
+        files = [p for p in source.iterdir() if p.suffix in STEP_SUFFIXES and p.is_file()]
+        files = sorted(files, key=_natural_key)
         if not files:
-            raise DatasetError(f"{source}: holds no .vtu files; expected a time series.")
+            raise DatasetError(f"{source}: holds no .vtu or .vtk files; expected a time series.")
+        if len({p.suffix for p in files}) > 1:
+            raise DatasetError(f"{source}: mixes .vtu and .vtk files; expected one kind.")
         return [(i * (dt or 1.0), path) for i, path in enumerate(files)]
     if source.suffix == ".pvd":
         return _pvd_steps(source)
     raise DatasetError(
-        f"{source}: not a .pvd, .xdmf or folder of .vtu files; expected a time series."
+        f"{source}: not a .pvd, .xdmf or folder of .vtu or .vtk files; expected a time series."
     )
 
 
 def ingest_series(
     source: str | Path, fields: list[str], rules: dict | None = None, dt: float | None = None
 ) -> Sample:
-    """One transient Sample from a time series with the named point fields."""
+    """One transient Sample from a time series with the named fields: point data as they
+    are, cell data as node values (NodeFields). Steps are read one at a time into arrays
+    allocated once, so memory holds the fields, the mesh and one step's file."""
     source = Path(source)
     if source.suffix == ".xdmf":
-        mesh, times, data = _xdmf_series(source, fields)
+        mesh, times, data, convert = _xdmf_series(source, fields)
     else:
         steps = read_series(source, dt)
         first = _read_step(steps[0][1])
-        mesh = _mesh_of(first, steps[0][1])
+        mesh, kept = _mesh_of(first, steps[0][1])
+        convert = NodeFields(mesh, kept, fields)
         times = np.array([t for t, _ in steps])
-        data = {name: [] for name in fields}
-        for _, path in steps:
-            raw = first if path == steps[0][1] else _read_step(path)
+        data = {}
+        for k, (_, path) in enumerate(steps):
+            raw = first if k == 0 else _read_step(path)
             _check_same_mesh(raw, first, path, steps[0][1])
-            for name in fields:
-                data[name].append(_point_field(raw, name, path))
-        data = {name: np.stack(values) for name, values in data.items()}
+            for name, values in convert(raw, path).items():
+                data.setdefault(name, np.empty((len(steps), *values.shape)))[k] = values
     if not (np.all(np.isfinite(times)) and np.all(np.diff(times) > 0)):
         raise DatasetError(
             f"{source}: its times {_preview(times)} are not finite and increasing; expected "
             "one state per distinct time."
         )
     mesh = apply_rules(mesh, rules, source)
-    out = {name: values.reshape(len(times), mesh.num_nodes, -1) for name, values in data.items()}
     roles = {p: r["role"] for p, r in (rules or {}).items() if isinstance(r, dict) and "role" in r}
-    return Sample(mesh, out, times, {"source": source.name, "part_roles": roles})
+    meta = {"source": source.name, "part_roles": roles, "cell_data": convert.from_cells}
+    return Sample(mesh, data, times, meta)
+
+
+class NodeFields:
+    """The named fields of each step as (N, C) node values: point data restricted to the
+    mesh's nodes, cell data turned into node values by the average of the cells around
+    each node, weighted by their areas or volumes (CELL_RULE). Each field must be of one
+    kind, point or cell data, in every step."""
+
+    CELL_RULE = "the volume-weighted average of the cells around each node"
+
+    def __init__(self, mesh: Mesh, kept: np.ndarray, names: list[str]):
+        self.mesh, self.kept, self.names = mesh, kept, names
+        self.kinds: dict[str, str] = {}
+        self.first: Path | None = None
+
+    @property
+    def from_cells(self) -> list[str]:
+        return [name for name, kind in self.kinds.items() if kind == "cell"]
+
+    def __call__(self, raw: meshio.Mesh, path: Path) -> dict[str, np.ndarray]:
+        self.first = self.first or path
+        return {name: self._field(raw, name, path) for name in self.names}
+
+    def _field(self, raw: meshio.Mesh, name: str, path: Path) -> np.ndarray:
+        kind = "point" if name in raw.point_data else "cell" if name in raw.cell_data else None
+        if kind is None:
+            known = ", ".join(sorted({*raw.point_data, *raw.cell_data})) or "none"
+            raise DatasetError(f"{path}: has no point or cell field '{name}' (it has: {known}).")
+        if self.kinds.setdefault(name, kind) != kind:
+            raise DatasetError(
+                f"{path}: field '{name}' is {kind} data here but {self.kinds[name]} data in "
+                f"{self.first.name}; expected one kind in every step."
+            )
+        if kind == "point":
+            values = np.asarray(raw.point_data[name], dtype=np.float64)
+            values = values.reshape(len(raw.points), -1)[self.kept]
+        else:
+            values = self._cell_values(raw, name, path)
+        if not np.all(np.isfinite(values)):
+            raise DatasetError(f"{path}: {kind} field '{name}' has NaN or infinite values.")
+        return values
+
+    def _cell_values(self, raw: meshio.Mesh, name: str, path: Path) -> np.ndarray:
+        blocks = [
+            np.asarray(values, dtype=np.float64)
+            for block, values in zip(raw.cells, raw.cell_data[name], strict=True)
+            if dimension_of(CORNERS.get(block.type, block.type)) == self.mesh.dim
+        ]
+        weights = self.mesh.written_volumes
+        count = sum(len(values) for values in blocks)
+        if count != len(weights):
+            raise DatasetError(
+                f"{path}: cell field '{name}' has {count} values; expected one per cell "
+                f"({len(weights)})."
+            )
+        values = np.concatenate([values.reshape(len(values), -1) for values in blocks])
+        return cells.to_nodes(values, self.mesh.written_cells, weights, self.mesh.num_nodes)
 
 
 def _preview(times: np.ndarray) -> str:
@@ -153,20 +220,22 @@ def _pvd_steps(path: Path) -> list[tuple[float, Path]]:
 
 
 def _read_step(path: Path) -> meshio.Mesh:
-    return meshio_read(path, ["vtu"])
+    return meshio_read(path, ["vtu" if path.suffix == ".vtu" else "vtk"])
 
 
-def _mesh_of(raw: meshio.Mesh, path: Path) -> Mesh:
+def _mesh_of(raw: meshio.Mesh, path: Path) -> tuple[Mesh, np.ndarray]:
+    """The mesh and the indices of its nodes among the file's points."""
     try:
-        mesh = mesh_from_meshio(raw)
+        mesh, kept = mesh_and_nodes(raw)
     except MeshError as error:
         raise MeshError(f"{path}: {error}") from None
-    if mesh.num_nodes != len(raw.points):
+    higher = any(block.type in CORNERS for block in raw.cells)
+    if mesh.num_nodes != len(raw.points) and not higher:
         raise DatasetError(
             f"{path}: {len(raw.points) - mesh.num_nodes} point(s) belong to no cell; expected "
             "every point in a cell (point fields are matched by position)."
         )
-    return mesh
+    return mesh, kept
 
 
 def _check_same_mesh(raw: meshio.Mesh, first: meshio.Mesh, path: Path, first_path: Path):
@@ -186,35 +255,27 @@ def _check_same_mesh(raw: meshio.Mesh, first: meshio.Mesh, path: Path, first_pat
         )
 
 
-def _point_field(raw: meshio.Mesh, name: str, path: Path) -> np.ndarray:
-    if name not in raw.point_data:
-        known = ", ".join(sorted(raw.point_data)) or "none"
-        raise DatasetError(f"{path}: has no point field '{name}' (it has: {known}).")
-    values = np.asarray(raw.point_data[name], dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        raise DatasetError(f"{path}: point field '{name}' has NaN or infinite values.")
-    return values.reshape(len(raw.points), -1)
-
-
 def _xdmf_series(path: Path, fields: list[str]):
     check_xdmf_references(path)
     try:
         with meshio.xdmf.TimeSeriesReader(path) as reader:
             points, cells = reader.read_points_cells()
             raw = meshio.Mesh(points, cells)
+            mesh, kept = _mesh_of(raw, path)
+            convert = NodeFields(mesh, kept, fields)
             times, data = [], {name: [] for name in fields}
             for k in range(reader.num_steps):
-                t, point_data, _ = reader.read_data(k)
+                t, point_data, cell_data = reader.read_data(k)
                 times.append(t)
-                step = meshio.Mesh(points, cells, point_data=point_data)
-                for name in fields:
-                    data[name].append(_point_field(step, name, path))
+                step = meshio.Mesh(points, cells, point_data=point_data, cell_data=cell_data)
+                for name, values in convert(step, path).items():
+                    data[name].append(values)
     except (InputError, MeshError):
         raise
     except (Exception, SystemExit) as error:
         raise DatasetError(f"{path}: cannot be read as an XDMF time series ({error}).") from None
-    mesh = _mesh_of(raw, path)
-    return mesh, np.array(times), {name: np.stack(v) for name, v in data.items()}
+    stacked = {name: np.stack(values) for name, values in data.items()}
+    return mesh, np.array(times), stacked, convert
 
 
 def apply_rules(mesh: Mesh, rules: dict | None, source: Path) -> Mesh:
@@ -247,4 +308,4 @@ def apply_rules(mesh: Mesh, rules: dict | None, source: Path) -> Mesh:
             raise DatasetError(f"{source}: rule for part '{name}' matches no boundary facet.")
         parts[name] = facets[inside]
         taken |= inside
-    return Mesh(mesh.points, mesh.cells, parts)
+    return mesh.with_parts(parts)

@@ -4,7 +4,9 @@ Written atomically and byte-for-byte deterministically (zip entries carry a fixe
 a regenerated sample has the same checksum; read with allow_pickle=False and validated, so
 a truncated or tampered file is named, never half-used.
 
-Keys: points (N, d), cells (M, d+1), part.NAME (F, d) boundary facets, field.NAME (N, C)
+Keys: points (N, d), cells (M, d+1), part.NAME (F, d) boundary facets, shape.K.TYPE the
+K-th block of cells as another solver wrote them (quads, hexahedra, ...; absent for
+simplex meshes), field.NAME (N, C)
 for steady or (T, N, C) for transient fields, times (T,) (empty when steady), and meta, a
 JSON string (recipe name, index, seed, drawn parameters). Generated fields are stored in
 float32, the precision training uses (a 600-step cylinder_flow sample is then about 13 MB
@@ -57,6 +59,7 @@ def sample_path(folder: str | Path, index: int) -> Path:
 def write_sample(path: str | Path, sample: Sample, field_dtype=np.float32) -> None:
     arrays = {"points": sample.mesh.points, "cells": sample.mesh.cells, "times": sample.times}
     arrays |= {f"part.{name}": facets for name, facets in sample.mesh.boundary_parts.items()}
+    arrays |= {f"shape.{k:03d}.{kind}": data for k, (kind, data) in enumerate(sample.mesh.shapes)}
     arrays |= {f"field.{n}": np.asarray(v, field_dtype) for n, v in sample.fields.items()}
     arrays["meta"] = np.array(json.dumps(sample.meta, sort_keys=True))
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -101,8 +104,9 @@ def _sample_from(path: Path, arrays: dict[str, np.ndarray]) -> Sample:
     if missing:
         raise DatasetError(f"{path}: lacks {', '.join(sorted(missing))}; expected a sample file.")
     parts = {k[5:]: v for k, v in arrays.items() if k.startswith("part.")}
+    shapes = tuple((k.split(".")[2], arrays[k]) for k in sorted(arrays) if k.startswith("shape."))
     try:
-        mesh = Mesh(arrays["points"], arrays["cells"], parts)
+        mesh = Mesh(arrays["points"], arrays["cells"], parts, shapes)
         meta = json.loads(arrays["meta"].item())
     except (InputError, ValueError) as error:
         raise DatasetError(f"{path}: {error}") from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,19 @@ MODEL_SETTINGS = tuple(inspect.signature(Surrogate).parameters)
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents in today's format; InputError naming the file otherwise."""
     path = Path(path)
+    if not path.is_file():
+        what = "is not a regular file" if path.exists() else "no such checkpoint file"
+        raise InputError(f"{path}: {what}; expected a checkpoint written by `surrogate train`.")
+    if not zipfile.is_zipfile(path):
+        raise InputError(
+            f"{path}: not a readable surrogate checkpoint (empty, truncated or not the zip "
+            "archive torch.save writes); expected a checkpoint written by `surrogate train`."
+        )
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such checkpoint file.") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise InputError(
-            f"{path}: not a readable surrogate checkpoint ({reason[:200]}); expected a "
+            f"{path}: not a readable surrogate checkpoint ({_reason(error)}); expected a "
             "checkpoint written by `surrogate train`."
         ) from None
     if not isinstance(checkpoint, dict) or checkpoint.get("surrogate_format") is None:
@@ -139,3 +145,11 @@ def _from_format_1(checkpoint: dict[str, Any]) -> None:
 
 
 MIGRATIONS = {"surrogate-checkpoint/1": _from_format_1}
+
+
+def _reason(error: Exception) -> str:
+    """Why torch.load failed, in a few words (torch's own messages run to paragraphs)."""
+    if isinstance(error, pickle.UnpicklingError):
+        return "it holds Python objects other than weights, which are never unpickled"
+    text = str(error).strip()
+    return text.splitlines()[0].split(". ")[0][:120] if text else type(error).__name__

@@ -250,7 +250,7 @@ def test_bad_series_are_one_sentence(heat_series, tmp_path, capsys, edit, messag
 
 def test_ingest_without_field_names_is_one_sentence(heat_series, tmp_path, capsys):
     assert main(["ingest", str(heat_series), "--fields", " , ", "--out", str(tmp_path / "d")]) == 2
-    assert "expected point field names" in capsys.readouterr().err
+    assert "expected field names" in capsys.readouterr().err
 
 
 TRAIN_CASES = {
@@ -330,3 +330,23 @@ def test_a_sample_whose_arrays_claim_more_than_memory_is_refused(tmp_path, monke
     monkeypatch.setattr(sample_module, "memory_budget", lambda: 1000)  # bytes
     with pytest.raises(DatasetError, match="its arrays unpack to"):
         read_sample(tmp_path / "a.npz")
+
+
+class Pickled:
+    """Unpickling this would write a file: checkpoints are never unpickled."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_holding_python_objects_is_refused_and_runs_nothing(tmp_path, capsys):
+    import torch
+
+    marker = tmp_path / "code_ran"
+    torch.save({"payload": Pickled(marker)}, tmp_path / "pickled.ckpt")
+    code = main([*ROLLOUT[:2], str(tmp_path / "pickled.ckpt"), *ROLLOUT[3:], "--out", "x"])
+    error = capsys.readouterr().err
+    assert code == 2 and "Python objects other than weights" in error and not marker.exists()

@@ -67,7 +67,7 @@ def test_xdmf_time_series(tmp_path, series, monkeypatch):
 
 def test_refusals(tmp_path, series, capsys):
     mesh, times, u, _, pvd = series
-    with pytest.raises(DatasetError, match="has no point field 'p' \\(it has: g, u\\)"):
+    with pytest.raises(DatasetError, match="has no point or cell field 'p' \\(it has: g, u\\)"):
         ingest_series(pvd, ["p"])
     bad = u.copy()
     bad[2, 5] = np.nan
@@ -87,6 +87,6 @@ def test_refusals(tmp_path, series, capsys):
         ingest_series(escaping, ["u"])
     out = tmp_path / "refused"
     assert main(["ingest", str(pvd), "--fields", "nope", "--out", str(out)]) == 2
-    assert "no point field 'nope'" in capsys.readouterr().err and not out.exists()
+    assert "no point or cell field 'nope'" in capsys.readouterr().err and not out.exists()
     assert main(["ingest", str(pvd), "--fields", "u", "--pinned", "g", "--out", str(out)]) == 2
     assert "--pinned names ['g'], which --fields does not list" in capsys.readouterr().err
