@@ -107,7 +107,8 @@ def commands(files: dict) -> list[tuple[str, list[str], list[str]]]:
             "train",
             ["train", "--config", str(ROOT / "configs/small/poisson_holes.yaml"),
              "--data.folder", str(files["data"]), "--trainer.max_steps", "2",
-             "--data.validation_samples", "1", "--trainer.val_check_interval", "1"],
+             "--data.validation_samples", "1", "--trainer.val_check_interval", "1",
+             "--trainer.max_time", "00:00:00:40"],
             ["--trainer.max_steps", "--data.batch_size", "--model.lr", "--seed_everything",
              "--data.hierarchy.method", "--model.network.latent"],
         ),
@@ -172,6 +173,8 @@ def file_cases(files: dict) -> list[dict]:
 
 def make_files(folder: Path) -> dict:
     """A valid mesh, series, dataset and trained checkpoint, and the bad files."""
+    import meshio
+
     from solvers import geometry
     from solvers.mesh_io import write_mesh, write_time_series
 
@@ -185,17 +188,26 @@ def make_files(folder: Path) -> dict:
         "random.vtu": np.random.default_rng(0).bytes(4096),
         "truncated.msh": b"$MeshFormat\n2.2 0 8\n$EndMeshFormat\n$Nodes\n5\n1 0 0 0\n",
         "nodes_only.obj": b"v 0 0 0\nv 1 0 0\n",
-        "nan_points.vtu": good.replace(b"<DataArray", b"<DataArray", 1),
         "bomb.vtu": _vtu_bomb(good),
         "escape.xdmf": _xdmf("/etc/passwd", "Binary"),
         "escape_h5.xdmf": _xdmf("../outside.hdf5:/data", "HDF"),
     }
     for name, content in meshes.items():
         (folder / name).write_bytes(content)
+    square3 = np.column_stack([[0.0, 1, 1, 0], [0.0, 0, 1, 1], np.zeros(4)])
+    hand_made = {  # cells other solvers write, made bad
+        "nan_points.vtu": ([[np.nan, 0, 0], *square3[1:]], [("quad", [[0, 1, 2, 3]])]),
+        "inverted_quad.vtu": (square3, [("quad", [[0, 1, 3, 2]])]),
+        "repeated_vertex.vtu": (square3, [("quad", [[0, 1, 2, 2]])]),
+        "out_of_range.vtu": (square3, [("quad", [[0, 1, 2, 9]])]),
+        "lines_only.vtu": (square3, [("line", [[0, 1], [1, 2]])]),
+    }
+    for name, (points, cells) in hand_made.items():
+        meshio.write(folder / name, meshio.Mesh(np.array(points, float), cells))
     (folder / "a_folder.vtu").mkdir()
     os.mkfifo(folder / "fifo.vtu")
     (folder / "zero.vtu").symlink_to("/dev/zero")
-    meshes = [*meshes, "a_folder.vtu", "fifo.vtu", "zero.vtu", "missing.vtu"]
+    meshes = [*meshes, *hand_made, "a_folder.vtu", "fifo.vtu", "zero.vtu", "missing.vtu"]
 
     u = np.stack([square.points[:, 0] * t for t in (0.0, 0.5, 1.0)])
     write_time_series(square, folder / "series" / "run.pvd", [0.0, 0.1, 0.2], {"u": u})
@@ -406,6 +418,8 @@ def _judge(code, stderr, out, home, files, before, command) -> str:
     if command in ("solve", "rollout", "ingest"):
         left = sorted(p.name for p in out.iterdir()) if out.exists() else []
         return "refused" if left == ["previous.txt"] else "output changed"
+    if command == "train" and (out / "checkpoints" / "last.ckpt").exists():
+        return "refused"  # a run that failed after saving a checkpoint is kept: resumable
     return "refused" if not out.exists() else "left output"
 
 

@@ -164,6 +164,9 @@ def steady_navier_stokes(
 
 
 # ---- transient ----------------------------------------------------------------------------
+MAX_SUBSTEPS = 10_000  # per saved step: more means dt is far too large for the flow
+
+
 def navier_stokes(
     problem: FlowProblem,
     dt: float,
@@ -195,7 +198,14 @@ def navier_stokes(
         boundary = system.fixed_values(times[i + 1])
         integrator.reference_speed = max(integrator.reference_speed, np.abs(boundary).max())
         speed = max(system.cfl_rate(velocity[i]), np.abs(boundary).max() / system.h_min)
-        needed = max(substeps, math.ceil(dt * speed / max_cfl - 1e-9))
+        courant = dt * speed / max_cfl
+        if not courant <= MAX_SUBSTEPS:  # NaN or inf included
+            raise ProblemError(
+                f"at t = {times[i]:g}, dt = {dt:g} would need {courant:.3g} substeps to keep the "
+                f"Courant number below max_cfl = {max_cfl:g}; expected a smaller dt (at most "
+                f"{MAX_SUBSTEPS:,} substeps per step)."
+            )
+        needed = max(substeps, math.ceil(courant - 1e-9))
         if needed != substeps:
             substeps, integrator.history = needed, integrator.history[-1:]
         for k in range(substeps):

@@ -24,7 +24,7 @@ import torch
 from torch_geometric.data import Dataset
 
 from surrogate.data.manifest import read_manifest, sample_file
-from surrogate.data.sample import Sample, open_npz, read_sample
+from surrogate.data.sample import Sample, read_arrays, read_sample
 from surrogate.graph import MeshGraph, mesh_graph, node_type_features
 
 
@@ -36,8 +36,8 @@ def split_by_geometry(
     folder = Path(folder)
     groups: dict[str, list[int]] = {}
     for entry in read_manifest(folder)["samples"]:
-        with open_npz(sample_file(folder, entry)) as archive:
-            digest = hashlib.sha256(archive["points"].tobytes() + archive["cells"].tobytes())
+        arrays = read_arrays(sample_file(folder, entry), ("points", "cells"))
+        digest = hashlib.sha256(arrays["points"].tobytes() + arrays["cells"].tobytes())
         groups.setdefault(digest.hexdigest(), []).append(entry["index"])
     keys = sorted(groups)
     order = np.random.default_rng(seed).permutation(len(keys))

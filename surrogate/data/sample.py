@@ -70,33 +70,33 @@ def write_sample(path: str | Path, sample: Sample, field_dtype=np.float32) -> No
                 np.lib.format.write_array(handle, np.array(arrays[key], order="C"))
 
 
-def open_npz(path: str | Path):
-    """np.load of an .npz without pickle, after checking that its members' declared sizes
-    fit in memory (a small zip can claim gigabytes)."""
-    with zipfile.ZipFile(path) as archive:
-        declared = sum(member.file_size for member in archive.infolist())
-    if declared > memory_budget():
+def read_arrays(path: str | Path, names: tuple[str, ...] | None = None) -> dict:
+    """The named arrays (all when None) of an .npz, read without pickle after checking that
+    its members' declared sizes fit in memory (a small zip can claim gigabytes);
+    DatasetError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such sample file.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            declared = sum(member.file_size for member in archive.infolist())
+        if declared > memory_budget():
+            raise DatasetError(
+                f"{path}: its arrays unpack to {declared / 2**30:.1f} GiB; expected at most "
+                f"{memory_budget() / 2**30:.1f} GiB (a quarter of this machine's memory)."
+            )
+        with np.load(path, allow_pickle=False) as archive:
+            return {key: archive[key] for key in (archive.files if names is None else names)}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise DatasetError(
-            f"{path}: its arrays unpack to {declared / 2**30:.1f} GiB; expected at most "
-            f"{memory_budget() / 2**30:.1f} GiB (a quarter of this machine's memory)."
-        )
-    return np.load(path, allow_pickle=False)
+            f"{path}: cannot be read ({type(error).__name__}: {str(error)[:200]}); expected a "
+            "complete .npz sample of plain arrays (is it truncated or corrupted?)."
+        ) from None
 
 
 def read_sample(path: str | Path) -> Sample:
     """The sample in path; DatasetError naming the file and the problem otherwise."""
-    path = Path(path)
-    try:
-        with open_npz(path) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no such sample file.") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise DatasetError(
-            f"{path}: cannot be read ({type(error).__name__}: {error}); expected a complete "
-            ".npz sample (is it truncated or corrupted?)."
-        ) from None
-    return _sample_from(path, arrays)
+    return _sample_from(Path(path), read_arrays(path))
 
 
 def _sample_from(path: Path, arrays: dict[str, np.ndarray]) -> Sample:

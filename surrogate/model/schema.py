@@ -13,7 +13,7 @@ from typing import Any
 
 from solvers.errors import InputError
 from surrogate.data.manifest import read_manifest, sample_file
-from surrogate.data.sample import DatasetError, open_npz
+from surrogate.data.sample import DatasetError, read_arrays
 from surrogate.node_types import NODE_TYPES
 
 ROLES = ("input", "target")
@@ -128,8 +128,10 @@ def dataset_schema(folder: str | Path) -> Schema:
     manifest = read_manifest(folder)
     if not manifest["samples"]:
         raise DatasetError(f"{folder}: the dataset has no samples.")
-    with open_npz(sample_file(folder, manifest["samples"][0])) as archive:
-        dim, times = archive["points"].shape[1], archive["times"]
+    arrays = read_arrays(sample_file(folder, manifest["samples"][0]), ("points", "times"))
+    if arrays["points"].ndim != 2:
+        raise DatasetError(f"{folder}: its first sample's points are not (N, d); expected a mesh.")
+    dim, times = arrays["points"].shape[1], arrays["times"]
     recipe = manifest["recipe"]
 
     def fields(role: str) -> tuple[FieldSpec, ...]:

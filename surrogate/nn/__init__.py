@@ -64,7 +64,28 @@ def build_network(spec: dict, in_dim: int, out_dim: int, dim: int) -> nn.Module:
             f"network '{name}' has no option(s) {sorted(unknown)}; expected some of "
             f"{sorted(known - {'in_dim', 'out_dim', 'dim'})}."
         )
+    for key, value in options.items():
+        _check_size(f"model.network.{key}", value)
     return factory(in_dim, out_dim, dim, **options)
+
+
+def _check_size(what: str, value) -> None:
+    """Whole-number options (widths, depths, per-level block counts) from 1 to 4096 (heads
+    from 0), fractions (pool ratios) inside (0, 1]; strings and booleans are the
+    factories' to check."""
+    if isinstance(value, bool | str):
+        return
+    listed = isinstance(value, list | tuple)
+    low = 0 if what.endswith("heads") else 1
+    fits = not listed or 1 <= len(value) <= 16
+    for item in value if listed else [value]:
+        whole = isinstance(item, int) and not isinstance(item, bool) and low <= item <= 4096
+        fits &= whole or (isinstance(item, float) and 0 < item <= 1)
+    if not fits:
+        raise ValueError(
+            f"{what} is {value!r}; expected whole numbers from {low} to 4096 (a list of 1 "
+            "to 16 for per-level counts) or a fraction in (0, 1]."
+        )
 
 
 def levels_needed(spec: dict) -> int:

@@ -3,8 +3,10 @@ model, picks precision and determinism for the hardware, and lays out the run fo
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -21,7 +23,7 @@ from surrogate.training.data import MeshDataModule
 from surrogate.training.finetune import initialise_from
 from surrogate.training.module import SurrogateModule
 from surrogate.training.run_folder import AppendingCSVLogger, RunFolder
-from surrogate.values import Number
+from surrogate.values import SEED, STEPS
 
 MONITOR = "val/rollout_rel_l2"
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"  # one per recipe, and baselines
@@ -53,12 +55,18 @@ class TrainCLI(LightningCLI):
         trainer = self.config["trainer"]
         for key in ("max_steps", "max_epochs"):  # -1 (or None for epochs): no limit
             if trainer.get(key) not in (None, -1):
-                Number(int, 1, meaning=f"trainer.{key}").check(trainer[key], f"trainer.{key}")
+                STEPS.check(trainer[key], f"trainer.{key}")
         gpu = torch.cuda.is_available() and trainer["accelerator"] in ("auto", "gpu", "cuda")
         if trainer["precision"] is None:
             trainer["precision"] = "bf16-mixed" if gpu else "32-true"
         if trainer["deterministic"] is None and not gpu:
             trainer["deterministic"] = True  # bit-reproducible on CPU
+
+    def _set_seed(self) -> None:
+        seed = self.config.get("seed_everything")
+        if not isinstance(seed, bool) and seed is not None:  # numpy's range, before seeding
+            SEED.check(seed, "seed_everything")
+        super()._set_seed()
 
     def instantiate_trainer(self, **kwargs):
         root = run_folder(self.config)
@@ -94,6 +102,19 @@ def run_folder(config) -> Path:
     return Path(config["trainer"]["default_root_dir"] or "runs/train")
 
 
+def _one_line(error: Exception) -> str:
+    """jsonargparse's message about one option, as one sentence."""
+    text = " ".join(str(error).split())
+    key = re.search(r'Parser key "([^"]+)"', text)
+    given = re.search(r"(?:Got|Given) value: (.*?)\.?$", text)
+    if key and given:
+        kinds = re.findall(r"<class '(\w+)'>", text)
+        names = {"int": "a whole number", "float": "a number", "bool": "true or false"}
+        expected = " or ".join(dict.fromkeys(names[kind] for kind in kinds if kind in names))
+        return f"{key.group(1)} is {given.group(1)!r}; expected {expected or 'another value'}."
+    return text if text.endswith(".") else f"{text}."
+
+
 def train(options: list[str]) -> int:
     """Parse LightningCLI options and fit; --init_from starts from a trained checkpoint,
     --resume continues from last.ckpt (which wins over --init_from). Returns the number of
@@ -107,15 +128,19 @@ def train(options: list[str]) -> int:
     for flag, value in itertools.pairwise(options):
         if flag == "--config":  # jsonargparse would expand aliases: read it our way first
             read_yaml(value, "a training config")
-    cli = TrainCLI(
-        SurrogateModule,
-        MeshDataModule,
-        args=options,
-        run=False,
-        seed_everything_default=0,
-        save_config_kwargs={"overwrite": True},
-        auto_configure_optimizers=False,
-    )
+    try:
+        cli = TrainCLI(
+            SurrogateModule,
+            MeshDataModule,
+            args=options,
+            run=False,
+            seed_everything_default=0,
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,
+            parser_kwargs={"exit_on_error": False},
+        )
+    except argparse.ArgumentError as error:  # jsonargparse's usage and lines: one sentence
+        raise InputError(f"the training options are invalid: {_one_line(error)}") from None
     last = run_folder(cli.config) / "checkpoints" / "last.ckpt"
     with cli.run_folder:
         if cli.config["resume"] and not last.exists():

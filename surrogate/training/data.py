@@ -113,7 +113,7 @@ def _check_options(batch_size, split, split_seed, hierarchy, validation, workers
         ("split_seed", split_seed, 0),
         ("history", history, 0),
     ]:
-        Number(int, low, meaning=f"data.{name}").check(value, f"data.{name}")
+        Number(int, low, 1_000_000, meaning=f"data.{name}").check(value, f"data.{name}")
     fractions = [NON_NEGATIVE.check(v, "data.split") for v in split]
     if len(fractions) != 3 or sum(fractions) <= 0:
         raise InputError(
@@ -126,7 +126,7 @@ def _check_options(batch_size, split, split_seed, hierarchy, validation, workers
         raise InputError(
             f"data.hierarchy has {sorted(unknown)}; expected some of {sorted(HIERARCHY_OPTIONS)}."
         )
-    if options["method"] not in SELECT_METHODS:
+    if not isinstance(options["method"], str) or options["method"] not in SELECT_METHODS:
         raise InputError(
             f"data.hierarchy.method is {options['method']!r}; expected one of "
             f"{', '.join(SELECT_METHODS)}."
