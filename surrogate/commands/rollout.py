@@ -13,6 +13,7 @@ from solvers.errors import ProblemError
 from solvers.mesh_io import meshio_read
 from surrogate import values
 from surrogate.commands import add_device_options, add_node_budget
+from surrogate.expressions import parse_scalar
 from surrogate.model.schema import Schema
 
 
@@ -47,8 +48,9 @@ def add_parser(subparsers) -> None:
         "--dirichlet",
         action="append",
         default=[],
-        metavar="PART=VALUE",
-        help="a part held at a prescribed value (repeat for several)",
+        metavar="[PART=]VALUE",
+        help="a part held at a prescribed value (repeat for several); VALUE alone: the whole "
+        "boundary",
     )
     p.add_argument(
         "--traction",
@@ -62,7 +64,8 @@ def add_parser(subparsers) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a uniform input field (default: mid-range of the recipe)",
+        help="an input field: a number, a formula in x, y, z or a .vtu holding it on the mesh "
+        "(default: mid-range of the recipe)",
     )
     p.add_argument("--initial", help="initial state: a number or a .vtu with the target field")
     p.add_argument(
@@ -99,12 +102,17 @@ def run(args: argparse.Namespace) -> None:
             mesh = geometry.named(args.geometry, args.seed, args.h, args.max_nodes)
         mesh = apply_rules(mesh, rules, args.mesh or Path(args.geometry))
         _check_dim(mesh, schema)
+        if not mesh.boundary_parts and any("=" not in item for item in args.dirichlet):
+            mesh = mesh.with_parts({"boundary": mesh.boundary_facets})  # --dirichlet VALUE
         steps = _steps(args.steps, schema)
         setup = physics.pose(
             schema,
             mesh,
-            _pairs(args.dirichlet, "--dirichlet"),
-            _pairs(args.input, "--input"),
+            _pairs(args.dirichlet, "--dirichlet", whole=list(mesh.boundary_parts)),
+            {
+                name: _input(value, name, mesh)
+                for name, value in _pairs(args.input, "--input").items()
+            },
             _pairs(args.traction, "--traction"),
             _initial(args.initial, mesh, schema),
         )
@@ -118,7 +126,14 @@ def run(args: argparse.Namespace) -> None:
         times=times,
         pictures=not args.no_pictures,
         overwrite=args.overwrite,
-        inputs=(args.checkpoint, args.mesh, args.series, args.parts, _file(args.initial)),
+        inputs=(
+            args.checkpoint,
+            args.mesh,
+            args.series,
+            args.parts,
+            _file(args.initial),
+            *(Path(item.partition("=")[2]) for item in args.input if item.endswith(".vtu")),
+        ),
         precision=args.precision,
     )
     timings = result.metrics["timings"]
@@ -192,18 +207,7 @@ def _initial(value: str | None, mesh, schema: Schema):
     if _file(value) is None:
         return float(value)
     name, size = schema.targets[0].name, schema.targets[0].components
-    if Path(value).suffix != ".vtu":
-        raise ProblemError(
-            f"--initial {value!r}; expected a number or a .vtu file holding the point field "
-            f"'{name}' on the rollout mesh."
-        )
-    raw = meshio_read(Path(value), ["vtu"])
-    if name not in raw.point_data or len(raw.points) != mesh.num_nodes:
-        raise ProblemError(
-            f"{value}: expected a point field '{name}' on a mesh of {mesh.num_nodes} points "
-            f"(found fields {sorted(raw.point_data)} on {len(raw.points)} points)."
-        )
-    return np.asarray(raw.point_data[name], dtype=float).reshape(mesh.num_nodes, -1)[:, :size]
+    return _field_from_file(Path(value), name, mesh, "--initial")[:, :size]
 
 
 def _file(value: str | None) -> Path | None:
@@ -215,10 +219,45 @@ def _file(value: str | None) -> Path | None:
     return None
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
+def _input(value: str, name: str, mesh) -> float | str | np.ndarray:
+    """--input NAME=VALUE: a number (as typed: the family checks it), a formula in x, y, z
+    evaluated at the nodes, or a .vtu file holding the field on the rollout mesh."""
+    if value.endswith(".vtu"):
+        return _field_from_file(Path(value), name, mesh, f"--input {name}")
+    parsed = parse_scalar(value, f"--input {name}")
+    return value if isinstance(parsed, float) else parsed(mesh.points)[:, None]
+
+
+def _field_from_file(path: Path, name: str, mesh, flag: str) -> np.ndarray:
+    """(N, C) values of the point or cell field `name` in a .vtu on the rollout mesh."""
+    from surrogate.data.ingest import NodeFields
+
+    if path.suffix != ".vtu" or not path.is_file():
+        raise ProblemError(
+            f"{flag} {str(path)!r}; expected a number or a .vtu file holding the field "
+            f"'{name}' on the rollout mesh."
+        )
+    raw = meshio_read(path, ["vtu"])
+    same = len(raw.points) == mesh.num_nodes and np.allclose(
+        np.asarray(raw.points)[:, : mesh.dim], mesh.points, atol=1e-9, rtol=0
+    )
+    if not same:
+        raise ProblemError(
+            f"{path}: its {len(raw.points)} points are not the rollout mesh's "
+            f"{mesh.num_nodes} nodes; expected the field on the rollout mesh."
+        )
+    return NodeFields(mesh, np.arange(mesh.num_nodes), [name])(raw, path)[name]
+
+
+def _pairs(items: list[str], flag: str, whole: list[str] | None = None) -> dict[str, str]:
+    """NAME=VALUE items as a dict; with `whole` (the boundary's parts), a bare VALUE holds
+    every part at it, as in `surrogate solve`."""
     pairs = {}
     for item in items:
         key, sep, value = item.partition("=")
+        if not sep and whole is not None:
+            pairs |= dict.fromkeys(whole, item.strip())
+            continue
         if not sep or not key.strip():
             raise ProblemError(f"{flag} {item!r}; expected NAME=VALUE.")
         pairs[key.strip()] = value.strip()

@@ -60,7 +60,7 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
     defaults = {"E": middle(schema.parameters["E"]), "nu": middle(schema.parameters["nu"])}
     fields = uniform_inputs(mesh, values.inputs, defaults, {"E": MODULUS, "nu": POISSON_RATIO})
     fields["traction"] = _load_field(mesh, loads)
-    E, nu = float(fields["E"][0, 0]), float(fields["nu"][0, 0])
+    E, nu = fields["E"][:, 0], fields["nu"][:, 0]  # per node: uniform unless given as fields
     clamped = {part: 0.0 for part in values.dirichlet}  # displacement held at zero
     given = np.zeros((mesh.num_nodes, 3))  # displacement (2), von_mises (1, never pinned)
 
@@ -72,7 +72,7 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
     return Setup(inputs, lambda steps: given, None, _roles(mesh, clamped), solve)
 
 
-def _solve(mesh: Mesh, E: float, nu: float, clamped: dict, loads: dict):
+def _solve(mesh: Mesh, E, nu, clamped: dict, loads: dict):
     """(displacement (N, 2), von Mises stress (N,)) of the plane-stress problem."""
     displacement = solvers.elasticity(
         mesh, E=E, nu=nu, plane="stress", dirichlet=clamped, traction=loads

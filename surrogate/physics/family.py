@@ -122,14 +122,19 @@ def number(value, what: str) -> float:
 def uniform_inputs(
     mesh: Mesh, inputs: dict, defaults: dict, rules: Mapping[str, Number]
 ) -> dict[str, np.ndarray]:
-    """(N, 1) fields of the given (checked against its rule) or default value for each
-    name in defaults."""
-    return {
-        name: np.full(
-            (mesh.num_nodes, 1), rules[name].check(inputs.get(name, default), f"--input {name}")
-        )
-        for name, default in defaults.items()
-    }
+    """(N, 1) fields for each name in defaults: the given value (a number, or per-node
+    values) or the default, every value checked against the name's rule."""
+    fields = {}
+    for name, default in defaults.items():
+        value = inputs.get(name, default)
+        if isinstance(value, np.ndarray):
+            values = value.reshape(mesh.num_nodes, -1)[:, :1]
+            for extreme in (values.min(), values.max()):  # NaN fails as well
+                rules[name].check(float(extreme), f"--input {name} (per node)")
+            fields[name] = values.astype(float)
+        else:
+            fields[name] = np.full((mesh.num_nodes, 1), rules[name].check(value, f"--input {name}"))
+    return fields
 
 
 def stack_inputs(schema: Schema, fields: dict[str, np.ndarray], mesh: Mesh) -> np.ndarray:

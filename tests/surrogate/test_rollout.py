@@ -5,6 +5,7 @@ refusals of bad input."""
 import json
 from pathlib import Path
 
+import meshio
 import numpy as np
 import pytest
 import pyvista as pv
@@ -298,3 +299,23 @@ def test_set_up_from_a_stored_run_on_a_hand_made_series():
     wrong = schema(True, [("E", 1)], [("d", 3, True)])
     with pytest.raises(ProblemError, match="field 'd' has 2 component"):
         physics.from_series(wrong, Sample(mesh, fields, np.arange(3.0), {}))
+
+
+def test_inputs_from_a_formula_or_a_file_and_a_dirichlet_value_for_the_whole_boundary(tmp_path):
+    fixture = Path(__file__).parents[1] / "fixtures" / "checkpoints" / "heat_holes.ckpt"
+    mesh = geometry.rectangle_with_holes(seed=3, h=0.1)
+    kappa = 0.05 + 0.02 * mesh.points[:, 0]
+    write_mesh(mesh, tmp_path / "plate.vtu", point_data={"kappa": kappa})  # no parts in .vtu
+    states = {}
+    for name, given in [("formula", "kappa=0.05+0.02*x"), ("file", f"kappa={tmp_path}/plate.vtu"),
+                        ("uniform", "kappa=0.05")]:  # fmt: skip
+        out = tmp_path / name
+        options = ["--input", given, "--dirichlet", "1", "--steps", "3", "--reference"]
+        code = rollout(fixture, out, "--mesh", str(tmp_path / "plate.vtu"), *options)
+        assert code == 0
+        states[name] = meshio.read(out / "rollout_0003.vtu").point_data
+    np.testing.assert_allclose(states["formula"]["u"], states["file"]["u"], atol=1e-6)
+    np.testing.assert_allclose(states["formula"]["u_reference"], states["file"]["u_reference"])
+    assert not np.allclose(states["formula"]["u_reference"], states["uniform"]["u_reference"])
+    boundary = mesh.boundary_nodes  # --dirichlet 1: every boundary node held at 1
+    np.testing.assert_allclose(states["formula"]["u_reference"][boundary], 1.0)
