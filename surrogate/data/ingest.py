@@ -32,6 +32,7 @@ AXES = "xyz"
 
 
 STEP_SUFFIXES = (".vtu", ".vtk")  # VTK XML and legacy VTK steps
+EXODUS_SUFFIXES = (".e", ".exo", ".ex2")  # Exodus II: one file, every step
 
 
 def read_series(source: str | Path, dt: float | None = None) -> list[tuple[float, Path]]:
@@ -48,7 +49,8 @@ def read_series(source: str | Path, dt: float | None = None) -> list[tuple[float
     if source.suffix == ".pvd":
         return _pvd_steps(source)
     raise DatasetError(
-        f"{source}: not a .pvd, .xdmf or folder of .vtu or .vtk files; expected a time series."
+        f"{source}: not a .pvd, .xdmf, Exodus II (.e, .exo) or folder of .vtu or .vtk files; "
+        "expected a time series."
     )
 
 
@@ -61,6 +63,8 @@ def ingest_series(
     source = Path(source)
     if source.suffix == ".xdmf":
         mesh, times, data, convert = _xdmf_series(source, fields)
+    elif source.suffix.lower() in EXODUS_SUFFIXES:
+        mesh, times, data, convert = _exodus_series(source, fields)
     else:
         steps = read_series(source, dt)
         first = _read_step(steps[0][1])
@@ -276,6 +280,53 @@ def _xdmf_series(path: Path, fields: list[str]):
         raise DatasetError(f"{path}: cannot be read as an XDMF time series ({error}).") from None
     stacked = {name: np.stack(values) for name, values in data.items()}
     return mesh, np.array(times), stacked, convert
+
+
+def _exodus_series(path: Path, fields: list[str]):
+    """An Exodus II file's mesh (through meshio) and every time step of its nodal and
+    element variables (through netCDF4: meshio keeps only the first step)."""
+    import netCDF4
+
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such file; expected an Exodus II time series.")
+    raw = meshio_read(path, ["exodus"])
+    mesh, kept = _mesh_of(raw, path)
+    convert = NodeFields(mesh, kept, fields)
+    try:
+        with netCDF4.Dataset(path) as nc:
+            nc.set_auto_mask(False)
+            variables = nc.variables
+            times = np.asarray(variables["time_whole"][:], dtype=np.float64)
+            nodal = _names(variables, "name_nod_var")
+            element = _names(variables, "name_elem_var")
+            blocks = len(raw.cells)
+            data = {}
+            for k in range(len(times)):
+                point_data = {
+                    name: variables[f"vals_nod_var{i + 1}"][k]
+                    for i, name in enumerate(nodal) if name in fields
+                }  # fmt: skip
+                cell_data = {
+                    name: [variables[f"vals_elem_var{i + 1}eb{b + 1}"][k] for b in range(blocks)]
+                    for i, name in enumerate(element) if name in fields
+                }  # fmt: skip
+                step = meshio.Mesh(
+                    raw.points, raw.cells, point_data=point_data, cell_data=cell_data
+                )
+                for name, values in convert(step, path).items():
+                    data.setdefault(name, np.empty((len(times), *values.shape)))[k] = values
+    except (InputError, MeshError):
+        raise
+    except (Exception, SystemExit) as error:
+        raise DatasetError(f"{path}: cannot be read as an Exodus II series ({error}).") from None
+    return mesh, times, data, convert
+
+
+def _names(variables, key: str) -> list[str]:
+    """Exodus variable names: rows of characters."""
+    if key not in variables:
+        return []
+    return [b"".join(row).decode("utf-8").strip("\x00 ") for row in variables[key][:]]
 
 
 def apply_rules(mesh: Mesh, rules: dict | None, source: Path) -> Mesh:

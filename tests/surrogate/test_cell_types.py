@@ -12,6 +12,7 @@ from solvers import heat
 from solvers.mesh import Mesh
 from solvers.mesh_io import write_time_series
 from surrogate.cli import main
+from surrogate.data.ingest import ingest_series
 from surrogate.data.manifest import check_dataset, read_manifest
 from surrogate.data.sample import DatasetError, read_sample, sample_path
 from tests.surrogate.conftest import QUICK
@@ -127,3 +128,53 @@ def test_cell_data_of_the_wrong_length_is_refused(tmp_path):
     convert = NodeFields(mesh, np.arange(mesh.num_nodes), ["kappa"])
     with pytest.raises(DatasetError, match="cell field 'kappa' has 8 values; expected one per"):
         convert(raw, tmp_path / "step.vtu")
+
+
+def test_an_exodus_series_ingests_every_step_with_cell_data(tmp_path):
+    netCDF4 = pytest.importorskip("netCDF4")
+    mesh = grid(3, 2)
+    points = np.column_stack([mesh.points, np.zeros(mesh.num_nodes)])
+    u = np.stack([mesh.points[:, 0] * k for k in range(4)])
+    raw = meshio.Mesh(points, list(mesh.shapes), point_data={"u": u[0]})
+    meshio.write(tmp_path / "run.e", raw)  # one step; the others appended as solvers do
+    with netCDF4.Dataset(tmp_path / "run.e", "a") as nc:
+        nc.createDimension("num_elem_var", 1)  # meshio writes no element variables: add one
+        names = nc.createVariable("name_elem_var", "S1", ("num_elem_var", "len_string"))
+        names[0, :6] = netCDF4.stringtochar(np.array(["kappa"], "S6"))
+        kappa = nc.createVariable("vals_elem_var1eb1", "f8", ("time_step", "num_el_in_blk1"))
+        kappa[0] = np.full(9, 0.5)
+        for k in range(1, 4):
+            nc.variables["time_whole"][k] = 0.1 * k
+            nc.variables["vals_nod_var1"][k] = u[k]
+            nc.variables["vals_elem_var1eb1"][k] = np.full(9, 0.5)
+    out = tmp_path / "data"
+    assert main(["ingest", str(tmp_path / "run.e"), "--fields", "u,kappa", "--out", str(out)]) == 0
+    sample = read_sample(sample_path(out, 0))
+    np.testing.assert_allclose(sample.times, [0, 0.1, 0.2, 0.3], atol=1e-7)
+    np.testing.assert_allclose(sample.fields["u"][..., 0], u)
+    np.testing.assert_allclose(sample.fields["kappa"], 0.5)
+    assert [kind for kind, _ in sample.mesh.shapes] == ["quad"]
+
+
+def test_a_series_whose_cells_change_between_steps_is_refused(tmp_path):
+    mesh = grid(3, 2)
+    pvd, _ = run_of(mesh, tmp_path, 0)
+    step = tmp_path / "run_0002.vtu"
+    raw = meshio.read(step)
+    quads = raw.cells[0].data
+    raw.cells = [meshio.CellBlock("triangle", np.concatenate([quads[:, :3], quads[:, [0, 2, 3]]]))]
+    meshio.write(step, raw)
+    with pytest.raises(DatasetError, match=r"run_0002\.vtu: its mesh differs from run_0000\.vtu"):
+        ingest_series(pvd, ["u"])
+
+
+def test_polyhedra_are_refused_naming_the_type():
+    from types import SimpleNamespace
+
+    from solvers.errors import MeshError
+    from solvers.mesh_io import mesh_and_nodes
+
+    block = SimpleNamespace(type="polyhedron8", data=np.arange(8)[None])
+    raw = SimpleNamespace(cells=[block], points=np.zeros((8, 3)), cell_data={})
+    with pytest.raises(MeshError, match="has cells of type polyhedron8; expected triangles"):
+        mesh_and_nodes(raw)
