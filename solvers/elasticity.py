@@ -31,6 +31,18 @@ def elasticity(
     plane: "strain" or "stress" for 2D meshes (ignored in 3D).
     """
     d = mesh.dim
+    matrix, rhs, dofs, values = elasticity_system(
+        mesh, E, nu, body_force, dirichlet, traction, plane
+    )
+    _require_no_rigid_motion(mesh, dofs)
+    system = ConstrainedSystem(matrix, dofs, solver, d, rigid_body_modes(mesh.points))
+    return system.solve(rhs, values).reshape(-1, d)
+
+
+def elasticity_system(mesh: Mesh, E, nu, body_force, dirichlet, traction, plane: str):
+    """(matrix, rhs, prescribed dofs, their values) of the discrete problem, dofs
+    interleaved per node (x, y[, z])."""
+    d = mesh.dim
     lam, mu = lame_parameters(mesh, E, nu, plane)
     matrix = scatter(_dof_cells(mesh), _local_stiffness(mesh, lam, mu), mesh.num_nodes * d)
     rhs = boundary_load(mesh, traction, components=d, name="traction")
@@ -38,9 +50,7 @@ def elasticity(
         force, _ = values_at(mesh, np.arange(mesh.num_nodes), body_force, d, "body_force")
         rhs = rhs + mass(mesh) @ force
     dofs, values = dirichlet_dofs(mesh, dirichlet, components=d)
-    _require_no_rigid_motion(mesh, dofs)
-    system = ConstrainedSystem(matrix, dofs, solver, d, rigid_body_modes(mesh.points))
-    return system.solve(rhs.ravel(), values).reshape(-1, d)
+    return matrix, rhs.ravel(), dofs, values
 
 
 def stress(mesh: Mesh, u: np.ndarray, E: Field, nu: Field, plane: str = "strain") -> np.ndarray:

@@ -4,7 +4,8 @@ evaluate` prints and writes, and what benchmarks/training_accuracy.py reports.""
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +13,16 @@ import numpy as np
 import torch
 
 from solvers.errors import InputError
+from surrogate import physics
+from surrogate.calibration import Pairs, rank_correlations
 from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.manifest import read_manifest
+from surrogate.data.sample import read_sample
 from surrogate.metrics import field_errors, rmse
-from surrogate.model.checkpoint import read_checkpoint, surrogate_of
+from surrogate.model.checkpoint import read_checkpoint
 from surrogate.model.device import check_precision, describe
-from surrogate.model.rollout import trajectory_rollout
+from surrogate.model.ensemble import load_members
+from surrogate.model.rollout import trajectory_forecast
 from surrogate.model.surrogate import Surrogate
 
 SPLITS = ("test", "validation", "train", "all")
@@ -29,7 +34,10 @@ class Evaluation:
     """relative_l2: {field: {h: {"mean", "median", "worst"}}} over the samples of the
     relative L2 error after h steps; rmse: {field: {h: value}}, MeshGraphNets' rollout RMSE
     after h steps (the root of the squared error averaged over steps 1..h, nodes,
-    components and samples); compute: what the model's training and this evaluation took.
+    components and samples); compute: what the model's training and this evaluation took;
+    calibration: {field: {indicator: Spearman's rho}} of the trust indicators (spread for
+    ensembles, residual for the bundled physics) against the true error over every
+    (sample, step) pair, which `pairs` holds.
     A horizon past a trajectory's end is capped at its last step; a steady model predicts
     once, so its only horizon is 1."""
 
@@ -38,9 +46,20 @@ class Evaluation:
     relative_l2: dict[str, dict[int, dict[str, float]]]
     rmse: dict[str, dict[int, float]]
     compute: dict[str, Any]
+    calibration: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    pairs: Pairs = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def calibration_lines(self) -> list[str]:
+        return [
+            f"{name} {indicator}: Spearman rank correlation with the true error "
+            + ("n/a" if rho is None else f"{rho:.2f}")
+            + f" over {len(self.pairs[name][indicator])} (sample, step) pairs"
+            for name, by_indicator in self.calibration.items()
+            for indicator, rho in by_indicator.items()
+        ]
 
     def table(self) -> str:
         """A Markdown table, one row per field and horizon."""
@@ -59,7 +78,7 @@ class Evaluation:
 
 @torch.no_grad()
 def evaluate(
-    model: Surrogate,
+    model: Surrogate | Sequence[Surrogate],
     folder: str | Path,
     indices: list[int],
     steps: tuple[int, ...] = (50,),
@@ -67,29 +86,35 @@ def evaluate(
 ) -> Evaluation:
     """Rolls each sample of the folder out for max(steps) steps (capped at its length) on
     the model's device, the network in `precision`, and measures it after each of
-    `steps`."""
+    `steps`; `model` may be the members of an ensemble. The trust indicators of every
+    predicted step are set against its true error (Evaluation.calibration)."""
+    members = [model] if isinstance(model, Surrogate) else list(model)
+    schema = members[0].schema
     precision = check_precision(precision)
-    device = next(model.parameters()).device
+    device = next(members[0].parameters()).device
     if not indices:
         raise InputError(f"{folder}: no sample to evaluate in the chosen split.")
     if not steps or min(steps) < 1:
         raise InputError(f"--steps is {list(steps)}; expected whole numbers of at least 1.")
-    if not model.schema.transient:
+    if not schema.transient:
         steps = (1,)  # a steady model predicts once
     started = time.perf_counter()
-    dataset = MeshDataset(folder, indices, model.hierarchy, trajectories=True)
-    names = model.schema.slices()
+    dataset = MeshDataset(folder, indices, members[0].hierarchy, trajectories=True)
+    names = schema.slices()
     errors = {name: {h: [] for h in steps} for name in names}
     squared = {name: {h: [] for h in steps} for name in names}
-    for graph in dataset:
-        predicted, truth = trajectory_rollout(model, graph.to(device), max(steps), precision)
-        predicted, truth = predicted.cpu(), truth.cpu()
+    pairs: Pairs = {}
+    for k, graph in enumerate(dataset):
+        forecast, truth = trajectory_forecast(members, graph.to(device), max(steps), precision)
+        predicted, truth = forecast.mean.cpu(), truth.cpu()
         for h in steps:
             at = min(h, len(predicted)) - 1
-            for name, value in field_errors(predicted[at], truth[at], model.schema).items():
+            for name, value in field_errors(predicted[at], truth[at], schema).items():
                 errors[name][h].append(value)
             for name, part in names.items():  # mean squared error per sample, averaged below
                 squared[name][h].append(rmse(predicted[:h, :, part], truth[:h, :, part]) ** 2)
+        spread = None if forecast.spread is None else forecast.spread.cpu().numpy()
+        _pair_up(pairs, schema, dataset.files[k], graph, predicted.numpy(), spread, truth)
     return Evaluation(
         samples=list(indices),
         steps=list(steps),
@@ -102,25 +127,59 @@ def evaluate(
             "evaluation_s": time.perf_counter() - started,
             "device": describe(device),
             "precision": precision,
+            "members": len(members),
         },
+        calibration=rank_correlations(pairs),
+        pairs=pairs,
     )
 
 
+def _pair_up(pairs: Pairs, schema, path, graph, predicted, spread, truth) -> None:
+    """Adds (indicator, true error) for every predicted step of one sample: the spread
+    (ensembles) and the residual of the bundled physics (read from the sample's mesh,
+    inputs and part roles)."""
+    steps = [predicted[k] for k in range(len(predicted))]
+    true = [field_errors(torch.as_tensor(p), t, schema) for p, t in zip(steps, truth, strict=True)]
+    found: dict[str, dict[str, np.ndarray]] = {}
+    if spread is not None:
+        for name, part in schema.slices().items():
+            norms = np.linalg.norm(predicted[..., part].reshape(len(predicted), -1), axis=1)
+            deviations = np.linalg.norm(spread[..., part].reshape(len(spread), -1), axis=1)
+            found.setdefault(name, {})["spread"] = deviations / np.maximum(norms, 1e-30)
+    chosen = physics.FAMILIES.get(schema.family)
+    if chosen is not None and chosen.residual is not None:
+        sample = read_sample(path)
+        inputs = graph.input_steps.cpu().numpy()
+        check = chosen.residual(schema, sample.mesh, inputs, sample.meta.get("part_roles", {}))
+        states = predicted
+        if schema.transient:
+            states = np.concatenate([graph.target_steps[:1].cpu().numpy(), predicted])
+        for name, residual in check(states).items():
+            relative = residual.relative[1:] if schema.transient else residual.relative
+            found.setdefault(name, {})["residual"] = relative
+    for name, by_indicator in found.items():
+        for indicator, values in by_indicator.items():
+            points = pairs.setdefault(name, {}).setdefault(indicator, [])
+            points += [(float(v), true[k][name]) for k, v in enumerate(values)]
+
+
 def evaluate_checkpoint(
-    checkpoint: str | Path,
+    checkpoint: str | Path | Sequence[str | Path],
     folder: str | Path,
     split: str = "test",
     steps: tuple[int, ...] = (50,),
     device: str = "auto",
     precision: str = "32",
 ) -> Evaluation:
-    """evaluate() of a checkpoint on the geometries of a dataset folder that its training
-    run held out for `split` (test, validation, train, or all samples), on `device` (auto,
-    cpu, cuda, cuda:N), with the training compute the checkpoint records."""
+    """evaluate() of a checkpoint (or an ensemble's) on the geometries of a dataset folder
+    that its (first member's) training run held out for `split` (test, validation, train,
+    or all samples), on `device` (auto, cpu, cuda, cuda:N), with the training compute the
+    checkpoint records."""
     if split not in SPLITS:
         raise InputError(f"--split is {split!r}; expected one of {', '.join(SPLITS)}.")
-    stored = read_checkpoint(checkpoint)
-    model = surrogate_of(stored, checkpoint, device)
+    checkpoints = [checkpoint] if isinstance(checkpoint, str | Path) else list(checkpoint)
+    stored = read_checkpoint(checkpoints[0])
+    model = load_members(checkpoints, device)
     data = {**DEFAULT_SPLIT, **stored.get("datamodule_hyper_parameters", {})}
     if split == "all":
         indices = sorted(entry["index"] for entry in read_manifest(folder)["samples"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +16,16 @@ from solvers import Mesh
 from solvers.atomic import atomic_folder, refuse_inputs_inside
 from solvers.cells import split_note
 from solvers.errors import note
+from surrogate.guard import Guard, guarded
+from surrogate.indicators import Indicators, indicators
 from surrogate.metrics import relative_l2, rmse
 from surrogate.model.device import check_precision, describe
-from surrogate.model.rollout import predict_on_mesh
+from surrogate.model.rollout import forecast_on_mesh
 from surrogate.model.surrogate import Surrogate
 from surrogate.physics import Setup
 from surrogate.values import check_finite, check_memory
+
+UNGUARDED = Guard()
 
 
 @dataclass
@@ -28,7 +33,8 @@ class RolloutResult:
     """fields: {name: (T, N, C)} predicted states (the initial state first when transient);
     reference: the same from the reference (None without one); metrics: what metrics.json
     holds (timings in s, times, per field and step the relative L2 error and RMSE against
-    the reference); folder: where the files are."""
+    the reference); folder: where the files are; indicators: the spread (ensembles) and
+    residual (bundled physics) beside the prediction."""
 
     mesh: Mesh
     times: np.ndarray
@@ -36,10 +42,11 @@ class RolloutResult:
     reference: dict[str, np.ndarray] | None
     metrics: dict
     folder: Path
+    indicators: Indicators | None = None
 
 
 def rollout_to_folder(
-    model: Surrogate,
+    model: Surrogate | Sequence[Surrogate],
     mesh: Mesh,
     setup: Setup,
     steps: int,
@@ -50,6 +57,7 @@ def rollout_to_folder(
     overwrite: bool = False,
     inputs: tuple = (),
     precision: str = "32",
+    guard: Guard = UNGUARDED,
 ) -> RolloutResult:
     """Predicts `steps` steps (1 when steady) on mesh, runs setup.reference beside it when
     `reference` (timed as the solver unless the set-up replays a stored run), and writes
@@ -57,8 +65,13 @@ def rollout_to_folder(
     PNG/GIF pictures and metrics.json; `times` default to steps of the model's dt; OUT is
     not replaced when one of `inputs` (the files the rollout reads) lies inside it. The
     surrogate runs on its device with the network in `precision` ("32" or "bf16");
-    metrics.json records both and the time per step."""
-    schema = model.schema
+    metrics.json records both and the time per step. `model` may be the members of an
+    ensemble (surrogate.model.ensemble): their mean is written, with their spread; the
+    bundled physics' residual is written for every prediction (surrogate.indicators);
+    `guard` stops a transient rollout, or hands it to the solver, where they pass a limit."""
+    members = [model] if isinstance(model, Surrogate) else list(model)
+    schema = members[0].schema
+    guard.check(schema.transient, len(members), setup)
     refuse_inputs_inside(out, inputs)  # before the work, not only before replacing OUT
     # predicted, reference and error states, each (steps + 1, N, C)
     check_memory(3 * (steps + 1) * mesh.num_nodes * schema.target_size, "the rollout")
@@ -66,7 +79,8 @@ def rollout_to_folder(
         times = schema.dt * np.arange(steps + 1) if schema.transient else np.zeros(1)
     precision = check_precision(precision)
     started = time.perf_counter()
-    predicted = predict_on_mesh(model, mesh, setup, steps, precision)
+    forecast = forecast_on_mesh(members, mesh, setup, steps, precision)
+    predicted, spread = forecast.mean, forecast.spread
     seconds = time.perf_counter() - started  # the result is on the host: the device is done
     timings = {"surrogate_s": seconds, "surrogate_s_per_step": seconds / steps}
     solved = None
@@ -80,34 +94,49 @@ def rollout_to_folder(
     if setup.initial is not None:  # the initial state first
         predicted = np.concatenate([setup.initial[None], predicted])
         solved = None if solved is None else np.concatenate([setup.initial[None], solved])
+        spread = None if spread is None else np.concatenate([np.zeros_like(spread[:1]), spread])
     check_finite(predicted, "the surrogate's prediction", stepped=True)
+    found = indicators(schema, setup, predicted, spread)
+    predicted, spread, solved, stop = guarded(
+        guard, setup, predicted, spread, solved, found.figures, timings
+    )
+    if stop is not None:  # the figures of what is kept
+        found = indicators(schema, setup, predicted, spread)
+    if found.figures:
+        timings["indicators_s"] = found.seconds
     if solved is not None:
         check_finite(solved, "the reference", stepped=True)
     fields = {name: predicted[..., part] for name, part in schema.slices().items()}
     solution = None if solved is None else {n: solved[..., p] for n, p in schema.slices().items()}
-    times = np.asarray(times)[: steps + 1]
-    device = describe(next(model.parameters()).device)
+    times = np.asarray(times)[: len(predicted)]
+    device = describe(next(members[0].parameters()).device)
     metrics = {
         "timings": timings,
         "device": device,
         "precision": precision,
+        "members": len(members),
+        **({} if stop is None else {"guard": stop}),
         "times": times.tolist(),
-        "fields": {},
+        "fields": {name: dict(figures) for name, figures in found.figures.items()},
     }
     if solution is not None:
         first = 1 if schema.transient else 0  # the initial state is exact
         for name, values in fields.items():
             pairs = list(zip(values[first:], solution[name][first:], strict=True))
-            metrics["fields"][name] = {
-                "relative_l2": [relative_l2(p, r) for p, r in pairs],
-                "rmse": [rmse(p, r) for p, r in pairs],
-            }
+            metrics["fields"].setdefault(name, {}).update(
+                relative_l2=[relative_l2(p, r) for p, r in pairs],
+                rmse=[rmse(p, r) for p, r in pairs],
+            )
+    extra = found.node_fields()
+    if stop is not None and "source" in stop:  # 0: the surrogate's step, 1: the solver's
+        source = np.array([float(s == "solver") for s in stop["source"]])
+        extra["source"] = np.broadcast_to(source[:, None], (len(source), mesh.num_nodes))
     with atomic_folder(out, overwrite=overwrite, inputs=inputs) as folder:
-        _write(folder, mesh, times, fields, solution, metrics, pictures)
-    return RolloutResult(mesh, times, fields, solution, metrics, Path(out))
+        _write(folder, mesh, times, fields, solution, metrics, pictures, extra)
+    return RolloutResult(mesh, times, fields, solution, metrics, Path(out), found)
 
 
-def _write(folder: Path, mesh, times, fields, solution, metrics: dict, pictures: bool) -> None:
+def _write(folder: Path, mesh, times, fields, solution, metrics, pictures, extra) -> None:
     from surrogate.export import magnitude, render, write_series
 
     written = {}
@@ -126,5 +155,5 @@ def _write(folder: Path, mesh, times, fields, solution, metrics: dict, pictures:
                 magnitude(predicted),
                 None if reference is None else magnitude(reference),
             )
-    write_series(folder / "rollout.pvd", mesh, times, written)
+    write_series(folder / "rollout.pvd", mesh, times, written | extra)
     (folder / "metrics.json").write_text(json.dumps(metrics, indent=1))

@@ -21,7 +21,13 @@ def add_parser(subparsers) -> None:
         "the mean, median and worst relative L2 error and MeshGraphNets' rollout RMSE after "
         "each of --steps, with the compute it took.",
     )
-    p.add_argument("--checkpoint", type=Path, required=True, help="a .ckpt from surrogate train")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        required=True,
+        help="a .ckpt from surrogate train; repeat for an ensemble",
+    )
     p.add_argument("--data", type=Path, required=True, help="a dataset folder")
     p.add_argument(
         "--split",
@@ -38,7 +44,12 @@ def add_parser(subparsers) -> None:
         help="rollout steps to measure after (default 1 10 50; steady: 1)",
     )
     add_device_options(p)
-    p.add_argument("--out", type=Path, help="also write the figures to this JSON file")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="also write the figures to this JSON file, and the indicators' calibration "
+        "picture beside it (STEM_calibration.png)",
+    )
     p.set_defaults(run=run)
 
 
@@ -49,8 +60,11 @@ def run(args: argparse.Namespace) -> None:
         args.checkpoint, args.data, args.split, tuple(args.steps), args.device, args.precision
     )
     compute = evaluation.compute
-    print(f"{args.checkpoint} on {args.data} ({args.split}: {len(evaluation.samples)} samples)")
+    model = ", ".join(map(str, args.checkpoint))
+    print(f"{model} on {args.data} ({args.split}: {len(evaluation.samples)} samples)")
     print(evaluation.table())
+    for line in evaluation.calibration_lines():
+        print(line)
     trained = compute["training_s"]
     print(
         f"training steps: {compute['training_steps']}"
@@ -59,6 +73,10 @@ def run(args: argparse.Namespace) -> None:
         f"precision {compute['precision']}"
     )
     if args.out:
+        from surrogate.calibration import calibration_picture
+
         with atomic_path(args.out) as tmp:
             Path(tmp).write_text(json.dumps(evaluation.to_dict(), indent=1))
-        print(f"wrote {args.out}")
+        picture = args.out.with_name(f"{args.out.stem}_calibration.png")
+        calibration_picture(evaluation.pairs, picture)
+        print(f"wrote {args.out}" + (f" and {picture}" if evaluation.pairs else ""))

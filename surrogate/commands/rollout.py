@@ -27,7 +27,14 @@ def add_parser(subparsers) -> None:
         "metrics.json. With --series, a stored run (e.g. your own solver's) gives the mesh, "
         "initial state, boundary values and inputs, and is the reference.",
     )
-    p.add_argument("--checkpoint", type=Path, required=True, help="a .ckpt from surrogate train")
+    p.add_argument(
+        "--checkpoint",
+        type=Path,
+        action="append",
+        required=True,
+        help="a .ckpt from surrogate train; repeat for an ensemble (its mean is predicted, "
+        "its spread written beside it)",
+    )
     domain = p.add_mutually_exclusive_group(required=True)
     domain.add_argument("--mesh", type=Path, help="any meshio-readable mesh file")
     domain.add_argument("--geometry", choices=sorted(geometry.NAMED), help="a generated geometry")
@@ -75,6 +82,19 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--reference", action="store_true", help="also run the bundled solver")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG and GIF")
+    trust = p.add_argument_group("trust (transient rollouts)")
+    for name, what in [("spread", "the ensemble's spread"), ("residual", "the physics residual")]:
+        trust.add_argument(
+            f"--max-{name}",
+            dest=f"max_{name}",
+            type=values.POSITIVE.flag(f"--max-{name}"),
+            help=f"stop at the first step whose {what} (relative, per step) passes this",
+        )
+    trust.add_argument(
+        "--fallback",
+        choices=("solver",),
+        help="at that step, continue with the bundled solver instead of stopping",
+    )
     add_device_options(p)
     add_node_budget(p)
     p.add_argument("--out", type=Path, required=True, help="output folder")
@@ -85,11 +105,11 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> None:
     from surrogate import physics
     from surrogate.data.ingest import apply_rules, load_rules
-    from surrogate.model.checkpoint import load_surrogate
-    from surrogate.predict import rollout_to_folder
+    from surrogate.model.ensemble import load_members
+    from surrogate.predict import Guard, rollout_to_folder
 
-    model = load_surrogate(args.checkpoint, args.device)
-    schema = model.schema
+    members = load_members(args.checkpoint, args.device)
+    schema = members[0].schema
     rules = load_rules(args.parts) if args.parts else None
     times = None
     if args.series:
@@ -116,8 +136,9 @@ def run(args: argparse.Namespace) -> None:
             _pairs(args.traction, "--traction"),
             _initial(args.initial, mesh, schema),
         )
+    guard = Guard(args.max_spread, args.max_residual, args.fallback == "solver")
     result = rollout_to_folder(
-        model,
+        members,
         mesh,
         setup,
         steps,
@@ -126,8 +147,9 @@ def run(args: argparse.Namespace) -> None:
         times=times,
         pictures=not args.no_pictures,
         overwrite=args.overwrite,
+        guard=guard,
         inputs=(
-            args.checkpoint,
+            *args.checkpoint,
             args.mesh,
             args.series,
             args.parts,
@@ -144,8 +166,11 @@ def run(args: argparse.Namespace) -> None:
     )
     if "solver_s" in timings:
         print(f"reference solver: {timings['solver_s']:.2f} s")
-    for name, errors in result.metrics["fields"].items():
-        print(f"{name}: relative L2 error at the last step {errors['relative_l2'][-1]:.3%}")
+    labels = {"relative_l2": "relative L2 error", "spread": "spread", "residual": "residual"}
+    for name, figures in result.metrics["fields"].items():
+        shown = [f"{labels[k]} {figures[k][-1]:.3%}" for k in labels if figures.get(k)]
+        if shown:
+            print(f"{name} at the last step: {', '.join(shown)}")
     print(f"wrote {args.out / 'rollout.pvd'}")
 
 

@@ -3,6 +3,9 @@ new mesh for a problem set-up (surrogate.physics)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch_geometric.data import Batch
@@ -10,6 +13,15 @@ from torch_geometric.data import Batch
 from surrogate.graph import MeshGraph, mesh_graph, node_type_features
 from surrogate.model.device import network_precision
 from surrogate.model.surrogate import Surrogate
+
+
+@dataclass
+class Forecast:
+    """mean: (S, N, C) the predicted states (of an ensemble, the members' mean); spread:
+    (S, N, C) the members' standard deviation, None for one model."""
+
+    mean: torch.Tensor | np.ndarray
+    spread: torch.Tensor | np.ndarray | None = None
 
 
 @torch.no_grad()
@@ -29,37 +41,66 @@ def rollout(
     initial: (N, C) state at step 0 (transient only); precision: the network's, "32" or
     "bf16" (autocast; the adapter's arithmetic and the states stay fp32).
     """
-    adapter = model.adapter
+    return ensemble_rollout([model], graph, inputs, given, initial, steps, precision).mean
+
+
+@torch.no_grad()
+def ensemble_rollout(
+    members: Sequence[Surrogate],
+    graph: MeshGraph,
+    inputs: torch.Tensor,
+    given: torch.Tensor,
+    initial: torch.Tensor | None = None,
+    steps: int = 1,
+    precision: str = "32",
+) -> Forecast:
+    """rollout() of members of one model (surrogate.model.ensemble): each step, every
+    member predicts from the same state, the members' mean, which is the next state; the
+    spread is their standard deviation (None for one member)."""
+    adapter = members[0].adapter
     if adapter.transient and initial is None:
         raise ValueError("a transient rollout needs the initial state.")
     if not adapter.transient and steps != 1:
         raise ValueError(f"a steady model predicts once; got steps={steps}.")
     pick = lambda values, k: values if values.dim() == 2 else values[min(k, len(values) - 1)]  # noqa: E731
-    pinned = adapter.pinned(graph)  # the same at every step
-    state, states = initial, []
+    pinned = [member.adapter.pinned(graph) for member in members]  # the same at every step
+    state, means, spreads = initial, [], []
     for k in range(steps):
-        step = adapter.step(graph, pick(inputs, k), pick(given, k), pinned)
-        graph.x = adapter.features(step, state, graph.node_type)
-        with network_precision(graph.x.device, precision):
-            output = model(graph)
-        state = adapter.predict(graph, output.float(), step, state)
-        states.append(state)
-    return torch.stack(states)
+        predictions = []
+        for member, member_pinned in zip(members, pinned, strict=True):
+            step = member.adapter.step(graph, pick(inputs, k), pick(given, k), member_pinned)
+            graph.x = member.adapter.features(step, state, graph.node_type)
+            with network_precision(graph.x.device, precision):
+                output = member(graph)
+            predictions.append(member.adapter.predict(graph, output.float(), step, state))
+        stacked = torch.stack(predictions)
+        state = stacked[0] if len(members) == 1 else stacked.mean(0)
+        means.append(state)
+        spreads.append(stacked.std(0, correction=0))
+    return Forecast(torch.stack(means), torch.stack(spreads) if len(members) > 1 else None)
 
 
 def trajectory_rollout(model: Surrogate, graph: MeshGraph, steps: int, precision: str = "32"):
     """(predicted, truth), both (S, N, C): the states after 1..S steps of one stored
     trajectory item (surrogate.data.graphs, trajectories=True), S = steps capped at its
     length; steady models predict once (S = 1)."""
+    forecast, truth = trajectory_forecast([model], graph, steps, precision)
+    return forecast.mean, truth
+
+
+def trajectory_forecast(
+    members: Sequence[Surrogate], graph: MeshGraph, steps: int, precision: str = "32"
+) -> tuple[Forecast, torch.Tensor]:
+    """trajectory_rollout for the members of an ensemble: (their Forecast, truth)."""
     targets = graph.target_steps
-    if model.adapter.transient:
+    if members[0].adapter.transient:
         steps = min(steps, len(targets) - 1)
-        predicted = rollout(
-            model, graph, graph.input_steps, targets[1:], targets[0], steps, precision
+        forecast = ensemble_rollout(
+            members, graph, graph.input_steps, targets[1:], targets[0], steps, precision
         )
-        return predicted, targets[1 : steps + 1]
-    steady = rollout(model, graph, graph.input_steps[0], targets[0], precision=precision)
-    return steady, targets[:1]
+        return forecast, targets[1 : steps + 1]
+    steady = graph.input_steps[0], targets[0]
+    return ensemble_rollout(members, graph, *steady, precision=precision), targets[:1]
 
 
 def predict_on_mesh(
@@ -67,15 +108,26 @@ def predict_on_mesh(
 ) -> np.ndarray:
     """(steps, N, C) predictions of a surrogate on a new mesh, for a surrogate.physics
     Setup, on the model's device: the graph and hierarchy are built as in training."""
-    device = next(model.parameters()).device
-    graph = _graph(model, mesh, setup).to(device)
+    return forecast_on_mesh([model], mesh, setup, steps, precision).mean
+
+
+def forecast_on_mesh(
+    members: Sequence[Surrogate], mesh, setup, steps: int = 1, precision: str = "32"
+) -> Forecast:
+    """predict_on_mesh for the members of an ensemble: their mean and spread, as numpy."""
+    device = next(members[0].parameters()).device
+    graph = _graph(members[0], mesh, setup).to(device)
 
     def as_tensor(values):
         return None if values is None else torch.as_tensor(values, dtype=torch.float32).to(device)
 
     inputs, given = as_tensor(setup.inputs), as_tensor(setup.given(steps))
-    predicted = rollout(model, graph, inputs, given, as_tensor(setup.initial), steps, precision)
-    return predicted.cpu().numpy().astype(np.float64)
+    forecast = ensemble_rollout(
+        members, graph, inputs, given, as_tensor(setup.initial), steps, precision
+    )
+    as_array = lambda values: values.cpu().numpy().astype(np.float64)  # noqa: E731
+    spread = None if forecast.spread is None else as_array(forecast.spread)
+    return Forecast(as_array(forecast.mean), spread)
 
 
 def predict_many(

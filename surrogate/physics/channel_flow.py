@@ -135,11 +135,15 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
         state = np.concatenate([startup.velocity[-1], startup.pressure[-1, :, None]], axis=1)
         u0 = startup.velocity_p2[-1]
 
-    def solve(steps: int) -> np.ndarray:
-        history = flow(steps, u0, start)
+    def states(history) -> np.ndarray:
         return np.concatenate([history.velocity, history.pressure[..., None]], axis=-1)[1:]
 
-    return Setup(np.zeros((mesh.num_nodes, 0)), given, state, roles, solve)
+    def solve_from(velocity: np.ndarray, first: int, steps: int) -> np.ndarray:
+        return states(flow(steps, velocity[:, :2], start + first * dt))  # vertex values
+
+    solve = lambda steps: states(flow(steps, u0, start))  # noqa: E731
+    inputs = np.zeros((mesh.num_nodes, 0))
+    return Setup(inputs, given, state, roles, solve, solve_from=solve_from)
 
 
 def record_start(params: dict) -> int:

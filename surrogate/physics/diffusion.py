@@ -7,6 +7,7 @@ import numpy as np
 
 import solvers
 from solvers import Mesh, geometry
+from solvers.residuals import heat_residual, poisson_residual
 from surrogate.data.random_fields import gaussian_field, log_normal_field
 from surrogate.data.sample import Sample
 from surrogate.model.schema import Schema
@@ -14,9 +15,11 @@ from surrogate.physics.family import (
     Family,
     RolloutValues,
     Setup,
+    after_initial,
     draw,
     holes_plate,
     initial_state,
+    input_fields,
     middle,
     number,
     seed_of,
@@ -93,18 +96,35 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
         solve = lambda steps: solvers.poisson(  # noqa: E731
             mesh, kappa=kappa, source=source, dirichlet=fixed
         )[None, :, None]
-        return Setup(inputs, lambda steps: given, None, roles, solve)
+        check = residual(schema, mesh, inputs, roles)
+        return Setup(inputs, lambda steps: given, None, roles, solve, residual=check)
     pinned = np.unique(np.concatenate([mesh.part_nodes(p) for p in fixed]))
     start = INITIAL_MEAN if values.initial is None else values.initial
     state = initial_state(start, given, pinned)
 
-    def solve(steps: int) -> np.ndarray:
+    def solve_from(start: np.ndarray, first: int, steps: int) -> np.ndarray:
         u = solvers.heat(
-            mesh, u0=state[:, 0], kappa=kappa, dirichlet=fixed, dt=schema.dt, steps=steps
+            mesh, u0=start[:, 0], kappa=kappa, dirichlet=fixed, dt=schema.dt, steps=steps
         )
-        return u[1:, :, None]
+        return u[1:, :, None]  # the data do not change in time: any step starts alike
 
-    return Setup(inputs, lambda steps: given, state, roles, solve)
+    check = residual(schema, mesh, inputs, roles)
+    solve = lambda steps: solve_from(state, 0, steps)  # noqa: E731
+    return Setup(inputs, lambda steps: given, state, roles, solve, False, check, solve_from)
+
+
+def residual(schema: Schema, mesh: Mesh, inputs: np.ndarray, roles: dict):
+    """states -> {"u": Residual} of the discrete equations with the conductivity and
+    source of inputs ((N, Ci), or per state: the first), the dirichlet parts of roles
+    held (their values come with the states)."""
+    fields = input_fields(schema, inputs)
+    kappa, source = fields["kappa"][:, 0], fields["source"][:, 0] if "source" in fields else 0.0
+    fixed = dict.fromkeys([part for part, role in roles.items() if role == "dirichlet"], 0.0)
+    if not schema.transient:
+        return lambda states: {"u": poisson_residual(mesh, states[..., 0], kappa, source, fixed)}
+    return lambda states: {
+        "u": after_initial(heat_residual(mesh, states[..., 0], kappa, source, fixed, dt=schema.dt))
+    }
 
 
 def _steady(mesh, params: dict, rng: np.random.Generator, drawn: dict, fixed) -> Sample:
@@ -134,7 +154,20 @@ def _roles(mesh: Mesh, fixed) -> dict[str, str]:
 HEAT = {"kappa": LOG_NORMAL, "initial_length": LENGTH, "hole_temperature": VALUE}
 BOX = {"holes": HOLES, "h": CELL_SIZE, "kappa": LOG_NORMAL}
 FAMILIES = [
-    Family("poisson_holes", draw_poisson_holes, pose, PLATE | {"kappa": LOG_NORMAL} | SOURCE),
-    Family("poisson_box_holes", draw_poisson_box_holes, pose, BOX | SOURCE, lambda p: (1.0, 3)),
-    Family("heat_holes", draw_heat_holes, pose, PLATE | HEAT | TIME),
+    Family(
+        "poisson_holes",
+        draw_poisson_holes,
+        pose,
+        PLATE | {"kappa": LOG_NORMAL} | SOURCE,
+        residual=residual,
+    ),
+    Family(
+        "poisson_box_holes",
+        draw_poisson_box_holes,
+        pose,
+        BOX | SOURCE,
+        lambda p: (1.0, 3),
+        residual=residual,
+    ),
+    Family("heat_holes", draw_heat_holes, pose, PLATE | HEAT | TIME, residual=residual),
 ]

@@ -8,6 +8,7 @@ import numpy as np
 import solvers
 from solvers import Mesh
 from solvers.errors import ProblemError
+from solvers.residuals import elasticity_residual
 from surrogate.data.sample import Sample
 from surrogate.model.schema import Schema
 from surrogate.physics.family import (
@@ -16,6 +17,7 @@ from surrogate.physics.family import (
     Setup,
     draw,
     holes_plate,
+    input_fields,
     middle,
     number,
     stack_inputs,
@@ -68,8 +70,30 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
         displacement, stress = _solve(mesh, E, nu, clamped, loads)
         return np.concatenate([displacement, stress[:, None]], axis=1)[None]
 
-    inputs = stack_inputs(schema, fields, mesh)
-    return Setup(inputs, lambda steps: given, None, _roles(mesh, clamped), solve)
+    inputs, roles = stack_inputs(schema, fields, mesh), _roles(mesh, clamped)
+    check = residual(schema, mesh, inputs, roles)
+    return Setup(inputs, lambda steps: given, None, roles, solve, residual=check)
+
+
+def residual(schema: Schema, mesh: Mesh, inputs: np.ndarray, roles: dict):
+    """states -> {"displacement": Residual} of plane-stress elasticity with the E, nu and
+    traction of inputs (a part whose nodes all carry one nonzero traction is loaded by it),
+    the dirichlet parts clamped (von Mises follows the displacement: no residual of its
+    own)."""
+    fields = input_fields(schema, inputs)
+    E, nu, traction = fields["E"][:, 0], fields["nu"][:, 0], fields["traction"]
+    clamped = dict.fromkeys([part for part, role in roles.items() if role == "dirichlet"], 0.0)
+    loads = {}
+    for part in set(mesh.boundary_parts) - set(clamped):
+        values = traction[mesh.part_nodes(part)]
+        if np.any(values[0] != 0) and np.all(values == values[0]):
+            loads[part] = tuple(values[0])
+    part = schema.slices()["displacement"]
+    return lambda states: {
+        "displacement": elasticity_residual(
+            mesh, states[..., part], E, nu, None, clamped, loads, "stress"
+        )
+    }
 
 
 def _solve(mesh: Mesh, E, nu, clamped: dict, loads: dict):

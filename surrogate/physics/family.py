@@ -27,7 +27,11 @@ class Setup:
     """inputs (N, Ci) and given(steps) -> (N, C), or (steps, N, C) when they change in
     time, the values of pinned targets, stacked in the schema's field order; initial (N, C)
     is None when steady; reference(steps) -> (steps, N, C) the solver's states, or a stored
-    run's (stored: no solve)."""
+    run's (stored: no solve); residual(states) -> {target: solvers.residuals.Residual} of
+    the discrete equations on states (T, N, C) as written (the initial state first when
+    transient, its residual zero), for the bundled physics (None: unknown physics);
+    solve_from(state, k, steps) -> (steps, N, C) the solver's states after step k's state
+    (N, C), for transient bundled physics (a hand-over from the surrogate)."""
 
     inputs: np.ndarray
     given: Callable[[int], np.ndarray]
@@ -35,6 +39,8 @@ class Setup:
     part_roles: dict[str, str]
     reference: Callable[[int], np.ndarray]
     stored: bool = False
+    residual: Callable[[np.ndarray], dict] | None = None
+    solve_from: Callable[[np.ndarray, int, int], np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -55,13 +61,16 @@ class Family:
     (a pure function of them and the generator); `pose(schema, mesh, values)` a Setup on
     a new mesh; `takes` the RolloutValues it reads (others given are refused), of which
     `needs` must be given; `parameters` the rules of its recipe's parameters
-    (physics.parameters) and `domain(parameters)` its meshes' (area or volume, dimension)."""
+    (physics.parameters) and `domain(parameters)` its meshes' (area or volume, dimension);
+    `residual(schema, mesh, inputs, roles)` the residual of its discrete equations on
+    predicted states (Setup.residual), None where it has none yet."""
 
     name: str
     draw: Callable[[dict, np.random.Generator], Sample]
     pose: Callable[[Schema, Mesh, RolloutValues], Setup]
     parameters: Mapping[str, Rule]
     domain: Callable[[dict], tuple[float, int]] = lambda parameters: (1.0, 2)
+    residual: Callable | None = None  # (schema, mesh, inputs, roles) -> Setup.residual
     takes: tuple[str, ...] = ("dirichlet", "inputs", "initial")
     needs: tuple[str, ...] = ("dirichlet",)
 
@@ -109,6 +118,14 @@ def holes_plate(params: dict, rng: np.random.Generator, drawn: dict) -> Mesh:
     return geometry.rectangle_with_holes(holes=holes, h=params["h"])
 
 
+def after_initial(residual):
+    """A Residual of steps 1..T with a zero residual for the initial state before them."""
+    from solvers.residuals import Residual
+
+    values = np.concatenate([np.zeros((1, *residual.values.shape[1:])), residual.values])
+    return Residual(values, np.concatenate([[0.0], residual.relative]))
+
+
 def number(value, what: str) -> float:
     try:
         result = float(value)
@@ -135,6 +152,13 @@ def uniform_inputs(
         else:
             fields[name] = np.full((mesh.num_nodes, 1), rules[name].check(value, f"--input {name}"))
     return fields
+
+
+def input_fields(schema: Schema, inputs: np.ndarray) -> dict[str, np.ndarray]:
+    """{name: (N, c)} the input fields of stacked inputs (N, Ci), or of the first state of
+    (S, N, Ci)."""
+    inputs = inputs if inputs.ndim == 2 else inputs[0]
+    return {name: inputs[:, part] for name, part in schema.slices("input").items()}
 
 
 def stack_inputs(schema: Schema, fields: dict[str, np.ndarray], mesh: Mesh) -> np.ndarray:

@@ -98,3 +98,25 @@ def test_rmse_averages_over_steps_nodes_and_components():
     assert rmse(predicted, truth) == pytest.approx(np.sqrt(25 / 12))
     assert rmse(predicted[:1], truth[:1]) == pytest.approx(np.sqrt(25 / 6))
     assert rmse(predicted[1:], truth[1:]) == 0.0
+
+
+def test_an_ensemble_evaluation_sets_its_indicators_against_the_true_error(
+    heat_run, datasets, tmp_path, capsys
+):
+    checkpoint, folder = heat_run
+    second = tmp_path / "second"
+    assert quick_train(HEAT, datasets, second, "--seed_everything", "1") == 0
+    members = [checkpoint, second / "checkpoints" / "last.ckpt"]
+    measured = evaluate_checkpoint(members, folder, "all", steps=(1, 3))
+    assert measured.compute["members"] == 2
+    pairs = measured.pairs["u"]
+    assert set(pairs) == {"spread", "residual"} and len(pairs["spread"]) == 5 * 3
+    assert all(-1 <= rho <= 1 for rho in measured.calibration["u"].values())  # computed
+    out = tmp_path / "figures.json"
+    args = ["evaluate", "--data", str(folder), "--split", "all", "--steps", "3"]
+    args += [f"--checkpoint={path}" for path in members]
+    assert main([*args, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "u residual: Spearman rank correlation with the true error" in printed
+    assert "u spread: Spearman" in printed and (tmp_path / "figures_calibration.png").exists()
+    assert set(json.loads(out.read_text())["calibration"]["u"]) == {"spread", "residual"}

@@ -1,0 +1,53 @@
+"""Calibration of the trust indicators: over every (sample, step) pair of an evaluation,
+how well each indicator (the ensemble's spread, the physics residual) ranks the true
+relative L2 error: Spearman's rank correlation, and a picture of one against the other."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from solvers.atomic import atomic_path
+
+# {field: {indicator: [(indicator value, true error), ...]}}
+Pairs = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+def rank_correlations(pairs: Pairs) -> dict[str, dict[str, float | None]]:
+    """Spearman's rho per field and indicator (None with fewer than 3 pairs or a constant
+    side, where a rank correlation says nothing)."""
+    result: dict[str, dict[str, float | None]] = {}
+    for name, by_indicator in pairs.items():
+        for indicator, points in by_indicator.items():
+            values = np.asarray(points, dtype=float).reshape(-1, 2)
+            usable = len(values) >= 3 and np.ptp(values[:, 0]) > 0 and np.ptp(values[:, 1]) > 0
+            rho = float(spearmanr(values[:, 0], values[:, 1]).statistic) if usable else None
+            result.setdefault(name, {})[indicator] = rho
+    return result
+
+
+def calibration_picture(pairs: Pairs, path: str | Path) -> None:
+    """A PNG: per field and indicator, the indicator against the true error (log axes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(n, i, p) for n, by in pairs.items() for i, p in by.items() if p]
+    if not panels:
+        return
+    rho = rank_correlations(pairs)
+    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for axis, (name, indicator, points) in zip(axes[0], panels, strict=True):
+        values = np.maximum(np.asarray(points, dtype=float), 1e-12)
+        axis.loglog(values[:, 0], values[:, 1], ".", alpha=0.5)
+        correlation = rho[name][indicator]
+        shown = "n/a" if correlation is None else f"{correlation:.2f}"
+        axis.set(xlabel=f"{name} {indicator}", ylabel="true relative L2 error",
+                 title=f"Spearman {shown}, {len(values)} pairs")  # fmt: skip
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=110)
+    plt.close(figure)

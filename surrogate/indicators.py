@@ -1,0 +1,53 @@
+"""How far to trust a prediction without a reference: the spread of an ensemble's members
+and the residual of the bundled physics' discrete equations on the prediction, per node
+(written beside the fields as FIELD_spread and FIELD_residual) and per step as one
+dimensionless figure (metrics.json: fields.FIELD.spread, fields.FIELD.residual)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from surrogate.model.schema import Schema
+
+
+@dataclass
+class Indicators:
+    """spread: {target: (T, N, C)} the members' standard deviation (ensembles only);
+    residual: {target: solvers.residuals.Residual} (bundled physics only); figures:
+    {target: {"spread" | "residual": [per step]}}; seconds: what computing them took."""
+
+    spread: dict[str, np.ndarray] = field(default_factory=dict)
+    residual: dict = field(default_factory=dict)
+    figures: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def node_fields(self) -> dict[str, np.ndarray]:
+        """The per-node values to write beside the prediction."""
+        fields = {f"{name}_spread": values for name, values in self.spread.items()}
+        fields |= {f"{name}_residual": r.values for name, r in self.residual.items()}
+        return fields
+
+
+def indicators(schema: Schema, setup, predicted: np.ndarray, spread: np.ndarray | None):
+    """The Indicators of predicted states (T, N, C) as written (the initial state first when
+    transient), with the ensemble's spread (T, N, C) or None; the figures are per predicted
+    step (the initial state, exact, has none), like the errors in metrics.json."""
+    started = time.perf_counter()
+    found = Indicators()
+    first = 0 if setup.initial is None else 1  # figures per predicted step, as the errors
+    for name, part in schema.slices().items():
+        if spread is not None:
+            found.spread[name] = spread[..., part]
+            norms = np.linalg.norm(predicted[..., part].reshape(len(predicted), -1), axis=1)
+            deviations = np.linalg.norm(spread[..., part].reshape(len(spread), -1), axis=1)
+            relative = deviations / np.maximum(norms, np.finfo(float).tiny)
+            found.figures.setdefault(name, {})["spread"] = relative[first:].tolist()
+    if setup.residual is not None and not setup.stored:
+        found.residual = setup.residual(predicted)
+        for name, residual in found.residual.items():
+            found.figures.setdefault(name, {})["residual"] = residual.relative[first:].tolist()
+    found.seconds = time.perf_counter() - started
+    return found
