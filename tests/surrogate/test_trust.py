@@ -125,3 +125,22 @@ def test_rank_correlation_of_hand_made_pairs():
     rho = rank_correlations({"u": {"spread": rising, "residual": falling}, "v": {"spread": flat}})
     assert rho["u"] == {"spread": pytest.approx(1.0), "residual": pytest.approx(-1.0)}
     assert rho["v"]["spread"] is None
+
+
+def test_train_ensemble_trains_members_with_seeds_0_to_k(datasets, tmp_path, capsys):
+    from tests.surrogate.conftest import quick_train
+
+    config = Path("configs/small/heat_holes.yaml")
+    assert quick_train(config, datasets, tmp_path / "ens", "--ensemble", "2") == 0
+    saved = [(tmp_path / "ens" / f"member_{k}" / "config.yaml").read_text() for k in (0, 1)]
+    assert "seed_everything: 0" in saved[0] and "seed_everything: 1" in saved[1]
+    members = [tmp_path / "ens" / f"member_{k}" / "checkpoints" / "last.ckpt" for k in (0, 1)]
+    out = tmp_path / "rollout"
+    args = ["rollout", *[f"--checkpoint={m}" for m in members], "--geometry"]
+    args += ["rectangle_with_holes", "--h", "0.1", "--dirichlet", "hole_0=1", "--steps", "2"]
+    assert main([*args, "--no-pictures", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["members"] == 2 and len(metrics["fields"]["u"]["spread"]) == 2
+    assert "u_spread" in meshio.read(out / "rollout_0002.vtu").point_data
+    assert quick_train(config, datasets, tmp_path / "x", "--ensemble", "1") == 2
+    assert "--ensemble is '1'; expected a number of members" in capsys.readouterr().err
