@@ -12,11 +12,13 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # Pictures each notebook shows, and files it says it writes (relative to its folder).
 EXPECTED = {
     "01_quickstart": (
-        4,
+        5,
         [
             "runs/01_quickstart/train/checkpoints/best.ckpt",
             "runs/01_quickstart/rollout/rollout.pvd",
             "runs/01_quickstart/rollout/u_rollout.gif",
+            "runs/01_quickstart/member_1/checkpoints/best.ckpt",
+            "runs/01_quickstart/poor/rollout.pvd",
         ],
     ),
     "02_your_solver_data": (
