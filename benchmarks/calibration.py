@@ -7,8 +7,9 @@ steps of one config cost the same; counted in steps rather than minutes so that 
 on the machine cannot tilt the comparison; the wall times are printed), then evaluates
 both on the held-out test geometries (the configs' own split): the mean and worst relative
 L2 error, and Spearman's rank correlation between each indicator (the ensemble's spread,
-the physics residual) and the true error over every (geometry, step) pair. Prints a Markdown table and writes
-runs/benchmarks/calibration-NAME.json and -NAME.png (the ensemble's calibration picture).
+the physics residual) and the true error over every (geometry, step) pair. Prints a
+Markdown table and writes runs/benchmarks/calibration-NAME.json and -NAME.png (the
+ensemble's calibration picture).
 
     python benchmarks/calibration.py configs/small/heat_holes.yaml --set h=0.06 \\
         --samples 200 --train-steps 3000 --members 3 --steps 50
