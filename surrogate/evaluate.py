@@ -18,6 +18,7 @@ from surrogate.calibration import Pairs, rank_correlations
 from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.manifest import read_manifest
 from surrogate.data.sample import read_sample
+from surrogate.indicators import relative_spread
 from surrogate.metrics import field_errors, rmse
 from surrogate.model.checkpoint import read_checkpoint
 from surrogate.model.device import check_precision, describe
@@ -143,9 +144,8 @@ def _pair_up(pairs: Pairs, schema, path, graph, predicted, spread, truth) -> Non
     found: dict[str, dict[str, np.ndarray]] = {}
     if spread is not None:
         for name, part in schema.slices().items():
-            norms = np.linalg.norm(predicted[..., part].reshape(len(predicted), -1), axis=1)
-            deviations = np.linalg.norm(spread[..., part].reshape(len(spread), -1), axis=1)
-            found.setdefault(name, {})["spread"] = deviations / np.maximum(norms, 1e-30)
+            spreads = relative_spread(predicted[..., part], spread[..., part])
+            found.setdefault(name, {})["spread"] = spreads
     chosen = physics.FAMILIES.get(schema.family)
     if chosen is not None and chosen.residual is not None:
         sample = read_sample(path)

@@ -31,6 +31,13 @@ class Indicators:
         return fields
 
 
+def relative_spread(predicted: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """(T,) ||spread|| / ||prediction|| per step of (T, N, C) arrays."""
+    norms = np.linalg.norm(predicted.reshape(len(predicted), -1), axis=1)
+    deviations = np.linalg.norm(spread.reshape(len(spread), -1), axis=1)
+    return deviations / np.maximum(norms, np.finfo(float).tiny)
+
+
 def indicators(schema: Schema, setup, predicted: np.ndarray, spread: np.ndarray | None):
     """The Indicators of predicted states (T, N, C) as written (the initial state first when
     transient), with the ensemble's spread (T, N, C) or None; the figures are per predicted
@@ -41,9 +48,7 @@ def indicators(schema: Schema, setup, predicted: np.ndarray, spread: np.ndarray 
     for name, part in schema.slices().items():
         if spread is not None:
             found.spread[name] = spread[..., part]
-            norms = np.linalg.norm(predicted[..., part].reshape(len(predicted), -1), axis=1)
-            deviations = np.linalg.norm(spread[..., part].reshape(len(spread), -1), axis=1)
-            relative = deviations / np.maximum(norms, np.finfo(float).tiny)
+            relative = relative_spread(predicted[..., part], spread[..., part])
             found.figures.setdefault(name, {})["spread"] = relative[first:].tolist()
     if setup.residual is not None and not setup.stored:
         found.residual = setup.residual(predicted)
