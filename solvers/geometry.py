@@ -11,11 +11,15 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import gmsh
 import numpy as np
 
 from solvers.errors import ProblemError
 from solvers.mesh import Mesh
+
+try:
+    import gmsh
+except (ImportError, OSError):  # no wheel, or its system libraries missing (a lent GPU image)
+    gmsh = None  # meshes made elsewhere still load, train and predict; meshing says why not
 
 GMSH_ELEMENT = {2: 2, 3: 4}  # gmsh element type codes: 3-node triangle, 4-node tetrahedron
 # OpenCASCADE pads bounding boxes by about 1e-7: a side is matched within this distance.
@@ -234,6 +238,11 @@ Rule = tuple[str, Callable[[np.ndarray, np.ndarray], bool]]
 @contextlib.contextmanager
 def _gmsh_model() -> Iterator[None]:
     """A fresh, quiet gmsh model; gmsh is initialised here unless the caller already did."""
+    if gmsh is None:
+        raise ProblemError(
+            "meshing a geometry needs gmsh, which cannot be imported here; install it (and "
+            "the system libraries of scripts/system-deps.sh) or bring meshes made elsewhere."
+        )
     owned = not gmsh.isInitialized()
     if owned:
         gmsh.initialize(interruptible=False)

@@ -70,6 +70,24 @@ def render(
     return [png, gif]
 
 
+def can_render() -> bool:
+    """Whether pyvista can be imported; if not, says once that pictures are skipped (the
+    ParaView files are written either way)."""
+    try:
+        import pyvista  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        return True
+    if not _SKIPPED:
+        print("pyvista is not installed: pictures skipped (the .pvd/.vtu files are written).")
+        _SKIPPED.append(True)
+    return False
+
+
+_SKIPPED: list[bool] = []
+
+
 def offscreen_pyvista():
     """pyvista, set to render without a window (pictures, notebooks, machines without a
     display)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +15,12 @@ import numpy as np
 from solvers import Mesh
 from solvers.atomic import atomic_folder, refuse_inputs_inside
 from solvers.cells import split_note
-from solvers.errors import note
+from solvers.errors import InputError, note
 from surrogate.guard import Guard, guarded
 from surrogate.indicators import Indicators, indicators
 from surrogate.metrics import relative_l2, rmse
 from surrogate.model.device import check_precision, describe
-from surrogate.model.rollout import forecast_on_mesh
+from surrogate.model.rollout import Forecast, forecast_many, forecast_on_mesh
 from surrogate.model.surrogate import Surrogate
 from surrogate.physics import Setup
 from surrogate.values import check_finite, check_memory
@@ -58,6 +58,7 @@ def rollout_to_folder(
     inputs: tuple = (),
     precision: str = "32",
     guard: Guard = UNGUARDED,
+    forecast: tuple[Forecast, float, int] | None = None,
 ) -> RolloutResult:
     """Predicts `steps` steps (1 when steady) on mesh, runs setup.reference beside it when
     `reference` (timed as the solver unless the set-up replays a stored run), and writes
@@ -68,7 +69,9 @@ def rollout_to_folder(
     metrics.json records both and the time per step. `model` may be the members of an
     ensemble (surrogate.model.ensemble): their mean is written, with their spread; the
     bundled physics' residual is written for every prediction (surrogate.indicators);
-    `guard` stops a transient rollout, or hands it to the solver, where they pass a limit."""
+    `guard` stops a transient rollout, or hands it to the solver, where they pass a limit;
+    `forecast`: the members' Forecast, its share of the seconds its batch took and the
+    batch's size in meshes, when already predicted (rollouts_to_folders batches meshes)."""
     members = [model] if isinstance(model, Surrogate) else list(model)
     schema = members[0].schema
     guard.check(schema.transient, len(members), setup)
@@ -78,11 +81,14 @@ def rollout_to_folder(
     if times is None:
         times = schema.dt * np.arange(steps + 1) if schema.transient else np.zeros(1)
     precision = check_precision(precision)
-    started = time.perf_counter()
-    forecast = forecast_on_mesh(members, mesh, setup, steps, precision)
-    predicted, spread = forecast.mean, forecast.spread
-    seconds = time.perf_counter() - started  # the result is on the host: the device is done
+    if forecast is None:
+        started = time.perf_counter()
+        forecast = forecast_on_mesh(members, mesh, setup, steps, precision)
+        forecast = forecast, time.perf_counter() - started, 1  # on the host: device done
+    predicted, spread, seconds = forecast[0].mean, forecast[0].spread, forecast[1]
     timings = {"surrogate_s": seconds, "surrogate_s_per_step": seconds / steps}
+    if forecast[2] > 1:
+        timings["batch_meshes"] = forecast[2]  # surrogate_s: this mesh's share of the batch
     solved = None
     if reference:
         if mesh.shapes and not setup.stored:
@@ -136,9 +142,58 @@ def rollout_to_folder(
     return RolloutResult(mesh, times, fields, solution, metrics, Path(out), found)
 
 
-def _write(folder: Path, mesh, times, fields, solution, metrics, pictures, extra) -> None:
-    from surrogate.export import magnitude, render, write_series
+def rollouts_to_folders(
+    model: Surrogate | Sequence[Surrogate],
+    cases: Sequence[tuple[str, Mesh, Setup]],
+    steps: int,
+    out: str | Path,
+    batch_size: int = 8,
+    overwrite: bool = False,
+    inputs: tuple = (),
+    precision: str = "32",
+    **options,
+) -> list[RolloutResult]:
+    """rollout_to_folder for many (name, mesh, set-up) cases, one folder OUT/NAME each
+    (OUT written atomically as a whole): the surrogate predicts batch_size meshes at a time,
+    their graphs batched, each with its own hierarchy; each case's metrics record its
+    share of its batch's time and the batch's size. `options` as rollout_to_folder's."""
+    members = [model] if isinstance(model, Surrogate) else list(model)
+    names = [name for name, _, _ in cases]
+    if len(set(names)) != len(names) or not all(names):
+        raise InputError(f"the rollouts' folder names {names} are not distinct; expected one each.")
+    precision = check_precision(precision)
+    refuse_inputs_inside(out, inputs)
+    for _, _, setup in cases:  # refusals before any work
+        options.get("guard", UNGUARDED).check(members[0].schema.transient, len(members), setup)
+    results = []
+    with atomic_folder(out, overwrite=overwrite, inputs=inputs) as folder:
+        for start in range(0, len(cases), batch_size):
+            chunk = cases[start : start + batch_size]
+            nodes = sum(mesh.num_nodes for _, mesh, _ in chunk)  # before the work
+            check_memory(3 * (steps + 1) * nodes * members[0].schema.target_size, "the rollouts")
+            started = time.perf_counter()
+            forecasts = forecast_many(members, [(m, s) for _, m, s in chunk], steps, precision)
+            share = (time.perf_counter() - started) / len(chunk)
+            for (name, mesh, setup), forecast in zip(chunk, forecasts, strict=True):
+                results.append(
+                    rollout_to_folder(
+                        members,
+                        mesh,
+                        setup,
+                        steps,
+                        folder / name,
+                        precision=precision,
+                        forecast=(forecast, share, len(chunk)),
+                        **options,
+                    )
+                )
+    return [replace(r, folder=Path(out) / name) for r, name in zip(results, names, strict=True)]
 
+
+def _write(folder: Path, mesh, times, fields, solution, metrics, pictures, extra) -> None:
+    from surrogate.export import can_render, magnitude, render, write_series
+
+    pictures = pictures and can_render()
     written = {}
     for name, predicted in fields.items():
         written[name] = predicted

@@ -36,13 +36,29 @@ def add_parser(subparsers) -> None:
         "its spread written beside it)",
     )
     domain = p.add_mutually_exclusive_group(required=True)
-    domain.add_argument("--mesh", type=Path, help="any meshio-readable mesh file")
+    domain.add_argument(
+        "--mesh",
+        type=Path,
+        action="append",
+        help="any meshio-readable mesh file, or a folder of them; repeat for several (one "
+        "output folder each, OUT/NAME, predicted --batch-size at a time)",
+    )
     domain.add_argument("--geometry", choices=sorted(geometry.NAMED), help="a generated geometry")
     domain.add_argument(
         "--series", type=Path, help="a run to replay: .pvd, folder of .vtu files or .xdmf"
     )
     p.add_argument(
-        "--seed", type=values.SEED.flag("--seed"), default=0, help="geometry seed (default 0)"
+        "--seed",
+        type=values.SEED.flag("--seed"),
+        nargs="+",
+        default=[0],
+        help="geometry seed(s) (default 0); several: one output folder each, OUT/seed_K",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=values.Number(int, 1, 1024).flag("--batch-size"),
+        default=8,
+        help="meshes predicted together when there are several (default 8)",
     )
     p.add_argument(
         "--h",
@@ -103,10 +119,9 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from surrogate import physics
-    from surrogate.data.ingest import apply_rules, load_rules
+    from surrogate.data.ingest import load_rules
     from surrogate.model.ensemble import load_members
-    from surrogate.predict import Guard, rollout_to_folder
+    from surrogate.predict import Guard, rollout_to_folder, rollouts_to_folders
 
     members = load_members(args.checkpoint, args.device)
     schema = members[0].schema
@@ -114,43 +129,22 @@ def run(args: argparse.Namespace) -> None:
     times = None
     if args.series:
         mesh, setup, times = _replay(args, schema, rules)
+        cases = [("", mesh, setup)]
         steps = _steps(args.steps, schema, len(times) - 1)
     else:
-        if args.mesh:
-            mesh = Mesh.read(args.mesh)
-        else:
-            mesh = geometry.named(args.geometry, args.seed, args.h, args.max_nodes)
-        mesh = apply_rules(mesh, rules, args.mesh or Path(args.geometry))
-        _check_dim(mesh, schema)
-        if not mesh.boundary_parts and any("=" not in item for item in args.dirichlet):
-            mesh = mesh.with_parts({"boundary": mesh.boundary_facets})  # --dirichlet VALUE
         steps = _steps(args.steps, schema)
-        setup = physics.pose(
-            schema,
-            mesh,
-            _pairs(args.dirichlet, "--dirichlet", whole=list(mesh.boundary_parts)),
-            {
-                name: _input(value, name, mesh)
-                for name, value in _pairs(args.input, "--input").items()
-            },
-            _pairs(args.traction, "--traction"),
-            _initial(args.initial, mesh, schema),
-        )
+        cases = [
+            (name, mesh, _pose(args, schema, mesh)) for name, mesh in _meshes(args, schema, rules)
+        ]
     guard = Guard(args.max_spread, args.max_residual, args.fallback == "solver")
-    result = rollout_to_folder(
-        members,
-        mesh,
-        setup,
-        steps,
-        args.out,
+    options = dict(
         reference=bool(args.reference or args.series),
-        times=times,
         pictures=not args.no_pictures,
         overwrite=args.overwrite,
         guard=guard,
         inputs=(
             *args.checkpoint,
-            args.mesh,
+            *(args.mesh or ()),
             args.series,
             args.parts,
             _file(args.initial),
@@ -158,6 +152,14 @@ def run(args: argparse.Namespace) -> None:
         ),
         precision=args.precision,
     )
+    if len(cases) > 1:
+        results = rollouts_to_folders(
+            members, cases, steps, args.out, batch_size=args.batch_size, **options
+        )
+        _report_many(results, schema, steps, args)
+        return
+    _, mesh, setup = cases[0]
+    result = rollout_to_folder(members, mesh, setup, steps, args.out, times=times, **options)
     timings = result.metrics["timings"]
     print(mesh)
     print(
@@ -172,6 +174,86 @@ def run(args: argparse.Namespace) -> None:
         if shown:
             print(f"{name} at the last step: {', '.join(shown)}")
     print(f"wrote {args.out / 'rollout.pvd'}")
+
+
+def _meshes(args: argparse.Namespace, schema: Schema, rules: dict | None) -> list:
+    """(name, mesh) of every --mesh file (a folder: each mesh file in it) or --seed; the
+    name is the output folder's when there are several."""
+    from surrogate.data.ingest import apply_rules
+
+    if args.geometry:
+        named = [
+            (f"seed_{seed}", geometry.named(args.geometry, seed, args.h, args.max_nodes), None)
+            for seed in dict.fromkeys(args.seed)
+        ]
+    else:
+        files = [f for path in args.mesh for f in _mesh_files(path)]
+        stems = [f.stem for f in files]
+        unique = len(set(stems)) == len(stems)
+        named = [
+            (f.stem if unique else f"{k:03d}_{f.stem}", Mesh.read(f), f)
+            for k, f in enumerate(files)
+        ]
+    cases = []
+    for name, mesh, source in named:
+        mesh = apply_rules(mesh, rules, source or Path(args.geometry))
+        _check_dim(mesh, schema)
+        if not mesh.boundary_parts and any("=" not in item for item in args.dirichlet):
+            mesh = mesh.with_parts({"boundary": mesh.boundary_facets})  # --dirichlet VALUE
+        cases.append((name, mesh))
+    return cases
+
+
+def _mesh_files(path: Path) -> list[Path]:
+    """A mesh file as given; a folder's mesh files (extensions meshio reads), sorted."""
+    if not path.is_dir():
+        return [path]
+    files = sorted(
+        f for f in path.iterdir() if f.is_file() and not f.name.startswith(".") and _is_mesh_file(f)
+    )
+    if not files:
+        raise ProblemError(
+            f"--mesh {path}: the folder holds no mesh file; expected .msh, .vtu, ..."
+        )
+    return files
+
+
+def _is_mesh_file(path: Path) -> bool:
+    import meshio
+
+    known = meshio.extension_to_filetypes
+    return path.suffix.lower() in known or "".join(path.suffixes[-2:]).lower() in known
+
+
+def _pose(args: argparse.Namespace, schema: Schema, mesh):
+    """The set-up the command line gives, on one mesh."""
+    from surrogate import physics
+
+    return physics.pose(
+        schema,
+        mesh,
+        _pairs(args.dirichlet, "--dirichlet", whole=list(mesh.boundary_parts)),
+        {name: _input(value, name, mesh) for name, value in _pairs(args.input, "--input").items()},
+        _pairs(args.traction, "--traction"),
+        _initial(args.initial, mesh, schema),
+    )
+
+
+def _report_many(results: list, schema: Schema, steps: int, args: argparse.Namespace) -> None:
+    seconds = sum(r.metrics["timings"]["surrogate_s"] for r in results)
+    print(
+        f"{schema.recipe} surrogate: {len(results)} meshes, {steps} step(s) each, in "
+        f"{seconds:.2f} s on {results[0].metrics['device']} (batches of {args.batch_size}), "
+        f"{len(results) / max(seconds, 1e-9):.2f} meshes per second"
+    )
+    for result in results:
+        errors = [
+            f"{name} {figures['relative_l2'][-1]:.3%}"
+            for name, figures in result.metrics["fields"].items()
+            if figures.get("relative_l2")
+        ]
+        shown = f", relative L2 error at the last step: {', '.join(errors)}" if errors else ""
+        print(f"{result.folder}: {result.mesh.num_nodes:,} nodes{shown}")
 
 
 def _replay(args: argparse.Namespace, schema: Schema, rules: dict | None):

@@ -9,12 +9,15 @@ and also hold the K states before t (earlier_input_steps (K, N, Ci), earlier_tar
 (K, N, Ct), at t - K .. t - 1) for pushforward training. With trajectories=True an item
 is a whole sample instead: input_steps (T, N, Ci) and target_steps (T, N, Ct), T = 1
 when steady (what a rollout is checked against). The graph structure and hierarchy of a
-mesh are built once and reused for every step. Nothing is ever loaded through PyG's
-processed/ pickle files: items are read from the .npz samples (allow_pickle=False).
+mesh are built once and reused for every step, and the hierarchy is kept beside the
+dataset (surrogate.data.graph_cache) for the next worker, epoch and run. Nothing is ever
+loaded through PyG's processed/ pickle files: items are read from the .npz samples
+(allow_pickle=False).
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections import OrderedDict
 from pathlib import Path
@@ -23,9 +26,16 @@ import numpy as np
 import torch
 from torch_geometric.data import Dataset
 
+from solvers.limits import memory_budget
+from surrogate.data.graph_cache import cache_folder, cached_hierarchy
 from surrogate.data.manifest import read_manifest, sample_file
 from surrogate.data.sample import Sample, read_arrays, read_sample
-from surrogate.graph import MeshGraph, mesh_graph, node_type_features
+from surrogate.graph import MeshGraph, graph_from_hierarchy, mesh_edge_index, node_type_features
+from surrogate.pooling.hierarchy import Hierarchy, build_hierarchy
+
+# Fields kept in memory per dataset (and worker), besides the cache_size count: a sixteenth
+# of the machine's memory, so a dataset of small samples stays whole and large ones cycle.
+FIELD_CACHE_BYTES = memory_budget() // 4
 
 
 def split_by_geometry(
@@ -57,9 +67,10 @@ class MeshDataset(Dataset):
         folder: str | Path,
         indices: list[int] | None = None,
         hierarchy_options: dict | None = None,
-        cache_size: int = 8,
+        cache_size: int = 4096,
         trajectories: bool = False,
         history: int = 0,
+        graph_cache: bool = True,
     ) -> None:
         super().__init__(root=None)
         self.folder = Path(folder)
@@ -67,6 +78,7 @@ class MeshDataset(Dataset):
         entries = {e["index"]: e for e in manifest["samples"]}
         self.sample_indices = sorted(entries) if indices is None else list(indices)
         self.files = [sample_file(self.folder, entries[i]) for i in self.sample_indices]
+        self.checksums = [entries[i].get("sha256") for i in self.sample_indices]
         roles = {name: spec.get("role") for name, spec in manifest["fields"].items()}
         self.inputs = [name for name, role in roles.items() if role == "input"]
         self.targets = [name for name, role in roles.items() if role == "target"]
@@ -77,7 +89,9 @@ class MeshDataset(Dataset):
         self.items = [(k, t) for k, count in enumerate(pairs) for t in range(self.history, count)]
         self.trajectories = trajectories
         self.hierarchy_options = hierarchy_options or {}
+        self.cache = cache_folder(self.folder, self.hierarchy_options) if graph_cache else None
         self._samples: OrderedDict[int, Sample] = OrderedDict()
+        self._bytes = 0  # of the fields in _samples
         self._structures: dict[int, tuple[MeshGraph, torch.Tensor]] = {}
         self.cache_size = cache_size
 
@@ -87,7 +101,7 @@ class MeshDataset(Dataset):
     def get(self, idx: int) -> MeshGraph:
         k, t = self.items[idx]
         sample, structure, types = self._load(k)
-        graph = structure.clone()
+        graph = copy.copy(structure)  # shares the structure's tensors, which nothing alters
         graph.node_type = types
         graph.sample = torch.tensor([self.sample_indices[k]])
         if self.trajectories:  # every time (steady samples: one)
@@ -118,14 +132,30 @@ class MeshDataset(Dataset):
             self._samples.move_to_end(k)
         else:
             self._samples[k] = read_sample(self.files[k])
-            if len(self._samples) > self.cache_size:
-                self._samples.popitem(last=False)
+            self._bytes += _field_bytes(self._samples[k])
+            while len(self._samples) > 1 and (
+                len(self._samples) > self.cache_size or self._bytes > FIELD_CACHE_BYTES
+            ):
+                self._bytes -= _field_bytes(self._samples.popitem(last=False)[1])
         sample = self._samples[k]
         if k not in self._structures:
             types = node_type_features(sample.mesh, sample.meta.get("part_roles", {}))
-            graph = mesh_graph(sample.mesh, **self.hierarchy_options)
-            self._structures[k] = (graph, types)
+            self._structures[k] = (graph_from_hierarchy(self._hierarchy(k, sample)), types)
         return (sample, *self._structures[k])
+
+    def _hierarchy(self, k: int, sample: Sample) -> Hierarchy:
+        """Sample k's hierarchy: from the cache beside the dataset when it is current."""
+        mesh = sample.mesh
+        build = lambda: build_hierarchy(  # noqa: E731
+            mesh.points, mesh_edge_index(mesh), **self.hierarchy_options
+        )
+        if self.cache is None or not self.checksums[k]:
+            return build()
+        return cached_hierarchy(self.cache / self.files[k].name, self.checksums[k], build)
+
+
+def _field_bytes(sample: Sample) -> int:
+    return sum(values.nbytes for values in sample.fields.values())
 
 
 def _field_steps(sample: Sample, names: list[str], times: slice, steps: tuple[int, int]):

@@ -3,6 +3,7 @@ new mesh for a problem set-up (surrogate.physics)."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -115,41 +116,42 @@ def forecast_on_mesh(
     members: Sequence[Surrogate], mesh, setup, steps: int = 1, precision: str = "32"
 ) -> Forecast:
     """predict_on_mesh for the members of an ensemble: their mean and spread, as numpy."""
+    return forecast_many(members, [(mesh, setup)], steps, precision)[0]
+
+
+def forecast_many(
+    members: Sequence[Surrogate], cases: Sequence, steps: int = 1, precision: str = "32"
+) -> list[Forecast]:
+    """forecast_on_mesh for several (mesh, Setup) cases in one batch of graphs (each with
+    its own hierarchy, as in training): one Forecast of (steps, N_i, C) arrays per case."""
     device = next(members[0].parameters()).device
-    graph = _graph(members[0], mesh, setup).to(device)
-
-    def as_tensor(values):
-        return None if values is None else torch.as_tensor(values, dtype=torch.float32).to(device)
-
-    inputs, given = as_tensor(setup.inputs), as_tensor(setup.given(steps))
-    forecast = ensemble_rollout(
-        members, graph, inputs, given, as_tensor(setup.initial), steps, precision
-    )
+    graphs = [_graph(members[0], mesh, setup) for mesh, setup in cases]
+    batch = Batch.from_data_list(graphs).to(device)
+    inputs = _side_by_side([setup.inputs for _, setup in cases], steps, device)
+    given = _side_by_side([setup.given(steps) for _, setup in cases], steps, device)
+    initial = None
+    if cases[0][1].initial is not None:
+        initial = _side_by_side([setup.initial for _, setup in cases], None, device)
+    forecast = ensemble_rollout(members, batch, inputs, given, initial, steps, precision)
     as_array = lambda values: values.cpu().numpy().astype(np.float64)  # noqa: E731
+    mean = as_array(forecast.mean)
     spread = None if forecast.spread is None else as_array(forecast.spread)
-    return Forecast(as_array(forecast.mean), spread)
+    bounds = batch.ptr.tolist()
+    return [
+        Forecast(mean[:, a:b], None if spread is None else spread[:, a:b])
+        for a, b in itertools.pairwise(bounds)
+    ]
 
 
 def predict_many(
     model: Surrogate, cases: list, steps: int = 1, precision: str = "32", batch_size: int = 8
 ) -> list[np.ndarray]:
-    """predict_on_mesh for many (mesh, Setup) cases, batch_size graphs at a time (each with
-    its own hierarchy, as in training): one (steps, N_i, C) array per case, in order."""
-    device = next(model.parameters()).device
+    """predict_on_mesh for many (mesh, Setup) cases, batch_size graphs at a time: one
+    (steps, N_i, C) array per case, in order."""
     results = []
     for start in range(0, len(cases), batch_size):
         chunk = cases[start : start + batch_size]
-        batch = Batch.from_data_list([_graph(model, *case) for case in chunk]).to(device)
-
-        inputs = _side_by_side([setup.inputs for _, setup in chunk], steps, device)
-        given = _side_by_side([setup.given(steps) for _, setup in chunk], steps, device)
-        initial = None
-        if chunk[0][1].initial is not None:
-            initial = _side_by_side([setup.initial for _, setup in chunk], None, device)
-        predicted = rollout(model, batch, inputs, given, initial, steps, precision).cpu()
-        bounds = batch.ptr.tolist()
-        for k in range(len(chunk)):
-            results.append(predicted[:, bounds[k] : bounds[k + 1]].numpy().astype(np.float64))
+        results += [forecast.mean for forecast in forecast_many([model], chunk, steps, precision)]
     return results
 
 

@@ -3,6 +3,7 @@ for training and whole trajectories for the validation rollout."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +26,12 @@ class MeshDataModule(L.LightningDataModule):
     split: train / validation / test fractions of the geometries (split_seed shuffles);
     hierarchy: build_hierarchy options (num_levels, method, ratio, ...);
     validation_samples: how many validation trajectories the rollout check uses;
-    cache_size: samples whose fields stay in memory (per worker);
-    history: states before each training step that items carry (model.pushforward sets it)."""
+    num_workers: DataLoader worker processes, None: chosen from the machine (auto_workers);
+    cache_size: at most this many samples' fields stay in memory (per worker), and at most
+        surrogate.data.graphs.FIELD_CACHE_BYTES of them;
+    history: states before each training step that items carry (model.pushforward sets it);
+    graph_cache: keep each mesh's hierarchy beside the dataset (FOLDER/graphs/), checked
+        against the manifest's checksums and rebuilt when stale."""
 
     def __init__(
         self,
@@ -36,9 +41,10 @@ class MeshDataModule(L.LightningDataModule):
         split_seed: int = 0,
         hierarchy: dict[str, Any] | None = None,
         validation_samples: int = 8,
-        num_workers: int = 0,
-        cache_size: int = 64,
+        num_workers: int | None = None,
+        cache_size: int = 4096,
         history: int = 0,
+        graph_cache: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()  # checkpoints keep the split, for `surrogate evaluate`
@@ -60,7 +66,9 @@ class MeshDataModule(L.LightningDataModule):
             )
         self.schema = dataset_schema(self.folder).to_dict()  # plain data: the model's hparams
         self.hierarchy = {**DEFAULT_HIERARCHY, **(hierarchy or {})}
-        self.batch_size, self.num_workers = batch_size, num_workers
+        self.batch_size = batch_size
+        self.num_workers = auto_workers() if num_workers is None else num_workers
+        self.graph_cache = graph_cache
         self.split, self.split_seed = tuple(split), split_seed
         self.validation_samples, self.cache_size = validation_samples, cache_size
         self.history = history
@@ -82,7 +90,12 @@ class MeshDataModule(L.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         splits = self.splits()
         self.train_set = MeshDataset(
-            self.folder, splits["train"], self.hierarchy, self.cache_size, history=self.history
+            self.folder,
+            splits["train"],
+            self.hierarchy,
+            self.cache_size,
+            history=self.history,
+            graph_cache=self.graph_cache,
         )
         if not len(self.train_set):
             raise DatasetError(
@@ -91,16 +104,44 @@ class MeshDataModule(L.LightningDataModule):
             )
         validation = splits["validation"][: self.validation_samples]
         self.validation_set = MeshDataset(
-            self.folder, validation, self.hierarchy, cache_size=1, trajectories=True
+            self.folder,
+            validation,
+            self.hierarchy,
+            cache_size=1,
+            trajectories=True,
+            graph_cache=self.graph_cache,
         )
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            self.train_set, self.batch_size, shuffle=True, num_workers=self.num_workers
-        )
+        return self._loader(self.train_set, self.batch_size, shuffle=True)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.validation_set, batch_size=1, num_workers=self.num_workers)
+        return self._loader(self.validation_set, 1, shuffle=False)
+
+    def _loader(self, dataset: MeshDataset, batch_size: int, shuffle: bool) -> DataLoader:
+        """Workers stay between epochs (their in-memory samples and graphs with them);
+        batches go to pinned memory when they are bound for a GPU."""
+        workers = self.num_workers
+        return DataLoader(
+            dataset,
+            batch_size,
+            shuffle=shuffle,
+            num_workers=workers,
+            persistent_workers=workers > 0,
+            pin_memory=self._on_gpu(),
+        )
+
+    def _on_gpu(self) -> bool:
+        trainer = getattr(self, "trainer", None)
+        return trainer is not None and trainer.strategy.root_device.type == "cuda"
+
+
+def auto_workers() -> int:
+    """DataLoader workers for this machine: none on 4 cores or fewer, where a worker takes
+    a core from the network's threads (benchmarks/data_pipeline.py measures it), else half
+    the cores, at most 8."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 0 if (cores or 1) <= 4 else min(8, cores // 2)
 
 
 def _check_options(batch_size, split, split_seed, hierarchy, validation, workers, cache, history):
@@ -108,7 +149,7 @@ def _check_options(batch_size, split, split_seed, hierarchy, validation, workers
     for name, value, low in [
         ("batch_size", batch_size, 1),
         ("validation_samples", validation, 1),
-        ("num_workers", workers, 0),
+        ("num_workers", 0 if workers is None else workers, 0),
         ("cache_size", cache, 1),
         ("split_seed", split_seed, 0),
         ("history", history, 0),

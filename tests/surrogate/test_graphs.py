@@ -9,8 +9,10 @@ from solvers import Mesh, geometry, heat
 from solvers.mesh_io import write_time_series
 from surrogate.cli import main
 from surrogate.data.generate import generate
+from surrogate.data.graph_cache import read_hierarchy, write_hierarchy
 from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.recipes import load_recipe
+from surrogate.data.sample import checksum
 from surrogate.node_types import NODE_TYPES, node_types
 
 
@@ -66,17 +68,65 @@ def test_items_with_history_carry_the_states_before_them(heat_folder):
     assert len(MeshDataset(heat_folder, history=2, trajectories=True)) == 5  # no effect there
 
 
-def test_hierarchy_is_built_once_per_mesh(heat_folder, monkeypatch):
+def _counting_builds(monkeypatch) -> list:
     calls = []
-    original = graphs.mesh_graph
+    original = graphs.build_hierarchy
     monkeypatch.setattr(
-        graphs, "mesh_graph", lambda mesh, **kw: calls.append(1) or original(mesh, **kw)
+        graphs, "build_hierarchy", lambda *a, **kw: calls.append(1) or original(*a, **kw)
     )
-    dataset = MeshDataset(heat_folder, indices=[0, 1], cache_size=1)
+    return calls
+
+
+def test_hierarchy_is_built_once_per_mesh(heat_folder, monkeypatch):
+    calls = _counting_builds(monkeypatch)
+    dataset = MeshDataset(heat_folder, indices=[0, 1], cache_size=1, graph_cache=False)
     for _ in range(2):  # samples evicted from the field cache keep their structure
         for i in range(len(dataset)):
             dataset[i]
     assert len(calls) == 2
+
+
+def _assert_same_graphs(one: MeshDataset, other: MeshDataset) -> None:
+    for i in range(len(one)):
+        a, b = one[i], other[i]
+        assert sorted(a.keys()) == sorted(b.keys())
+        for key in a.keys():
+            if torch.is_tensor(a[key]):
+                assert torch.equal(a[key], b[key]), key
+            else:
+                assert a[key] == b[key], key
+
+
+def test_cached_hierarchies_equal_fresh_ones_and_are_not_rebuilt(tmp_path, monkeypatch):
+    folder = tmp_path / "heat"
+    generate(load_recipe("heat_holes", ["h=0.2", "steps=2"]), folder, samples=3, progress=False)
+    options = {"num_levels": 3}
+    fresh = MeshDataset(folder, hierarchy_options=options, graph_cache=False)
+    filling = MeshDataset(folder, hierarchy_options=options)
+    _assert_same_graphs(fresh, filling)
+    cached = sorted((folder / "graphs").glob("*/sample_*.npz"))
+    assert len(cached) == 3  # one per sample, under a folder named by the options
+    calls = _counting_builds(monkeypatch)
+    _assert_same_graphs(fresh, MeshDataset(folder, hierarchy_options=options))
+    assert not calls  # every hierarchy came from the cache
+    MeshDataset(folder, hierarchy_options={"num_levels": 2})[0]
+    assert len(calls) == 1  # other options: another cache
+
+
+def test_a_stale_or_broken_cache_is_rebuilt(tmp_path, monkeypatch):
+    folder = tmp_path / "heat"
+    generate(load_recipe("heat_holes", ["h=0.2", "steps=2"]), folder, samples=2, progress=False)
+    fresh = MeshDataset(folder, graph_cache=False)
+    fresh[0], fresh[2], MeshDataset(folder)[0], MeshDataset(folder)[2]  # fill the cache
+    first, second = sorted((folder / "graphs").glob("*/sample_*.npz"))
+    # sample 0's entry now holds sample 1's hierarchy, as if sample 0 had been regenerated
+    stale = read_hierarchy(second, checksum(folder / "samples" / "sample_000001.npz"))
+    write_hierarchy(first, "a checksum of an older sample", stale)
+    second.write_bytes(second.read_bytes()[:100])  # truncated
+    calls = _counting_builds(monkeypatch)
+    _assert_same_graphs(fresh, MeshDataset(folder))
+    assert len(calls) == 2
+    assert read_hierarchy(first, checksum(folder / "samples" / "sample_000000.npz"))
 
 
 def test_splits_are_disjoint_whole_geometries(heat_folder):
