@@ -80,6 +80,28 @@ def step_rate(module: MeshDataModule, model_options: dict, steps: int) -> float:
     return steps / elapsed
 
 
+def hierarchy_cost(h: float, options: dict) -> dict:
+    """Seconds to build one plate's hierarchy and to read it back from the cache."""
+    import tempfile
+
+    from solvers import geometry
+    from surrogate.data.graph_cache import read_hierarchy, write_hierarchy
+    from surrogate.graph import mesh_edge_index
+    from surrogate.pooling.hierarchy import build_hierarchy
+
+    mesh = geometry.named("rectangle_with_holes", 0, h, max_nodes=10**7)
+    started = time.perf_counter()
+    hierarchy = build_hierarchy(mesh.points, mesh_edge_index(mesh), **options)
+    built = time.perf_counter() - started
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "sample.npz"
+        write_hierarchy(path, "x", hierarchy)
+        started = time.perf_counter()
+        read_hierarchy(path, "x")
+        read = time.perf_counter() - started
+    return {"nodes": mesh.num_nodes, "build_s": built, "read_s": read}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("config", type=Path)
@@ -89,6 +111,14 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=100)
     parser.add_argument("--steps", type=int, default=20, help="training steps timed")
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--plates",
+        type=float,
+        nargs="*",
+        default=[],
+        metavar="H",
+        help="also time building and reading one plate's hierarchy at these h",
+    )
     args = parser.parse_args()
     config = yaml.safe_load(args.config.read_text())
     recipe = Path(config["data"]["folder"]).name
@@ -120,6 +150,13 @@ def main() -> None:
         print(
             f"| {'filled' if row['cache'] else 'none'} | {row['workers']} | {row['cold']:.1f} | "
             f"{row['warm']:.1f} | {row['warm'] / steps:.0f}x |"
+        )
+    for h in args.plates:
+        cost = hierarchy_cost(h, module.hierarchy)
+        rows.append(cost)
+        print(
+            f"plate of {cost['nodes']:,} nodes: hierarchy built in {cost['build_s']:.3f} s, "
+            f"read from the cache in {cost['read_s']:.3f} s"
         )
     OUT.mkdir(parents=True, exist_ok=True)
     record = {"machine": machine(), "config": str(args.config), "steps_per_s": steps, "rows": rows}

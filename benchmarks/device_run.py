@@ -119,17 +119,18 @@ def environment() -> dict:
 
 
 def pipeline(data: Path, dry: bool) -> dict:
-    """Batches per second of the training loader, without workers and with the machine's
-    default, hierarchies cached (as from the second epoch or run on)."""
+    """Batches per second of the training loader in the training process (the default)
+    and with worker processes, hierarchies cached (as from the second epoch or run on)."""
     from data_pipeline import pipeline_rate
 
-    from surrogate.training.data import MeshDataModule, auto_workers
+    from surrogate.training.data import MeshDataModule
 
     module = MeshDataModule(str(data), batch_size=4)
     module.setup("fit")
     batches = 5 if dry else 200
     rates = {}
-    for workers in sorted({0, auto_workers()}):
+    cores = len(os.sched_getaffinity(0))
+    for workers in (0, 1) if dry else (0, min(4, cores // 2), min(8, cores // 2)):
         module.setup("fit")
         rates[f"workers_{workers}"] = pipeline_rate(module, batches, workers)
     return rates
@@ -140,7 +141,6 @@ def training(data: Path, work: Path, out: Path, minutes: int, dry: bool) -> dict
     minutes, the learning rate decayed over that time."""
     from surrogate.model.checkpoint import read_checkpoint
     from surrogate.training.cli import train
-    from surrogate.training.data import auto_workers
 
     shutil.rmtree(work, ignore_errors=True)
     options = ["--config", str(CONFIG), "--data.folder", str(data)]
@@ -168,9 +168,7 @@ def training(data: Path, work: Path, out: Path, minutes: int, dry: bool) -> dict
         "steps_per_s": round(steps / seconds, 2),
         "best_validation_rollout_rel_l2": None if score is None else float(score),
         "trainer": {k: config["trainer"][k] for k in ("accelerator", "precision", "max_time")},
-        "num_workers": config["data"]["num_workers"]
-        if config["data"]["num_workers"] is not None
-        else auto_workers(),
+        "num_workers": config["data"]["num_workers"],
     }
 
 

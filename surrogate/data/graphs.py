@@ -151,7 +151,8 @@ class MeshDataset(Dataset):
         )
         if self.cache is None or not self.checksums[k]:
             return build()
-        return cached_hierarchy(self.cache / self.files[k].name, self.checksums[k], build)
+        path = self.cache / self.files[k].name
+        return cached_hierarchy(path, self.checksums[k], mesh.num_nodes, build)
 
 
 def _field_bytes(sample: Sample) -> int:

@@ -3,7 +3,6 @@ for training and whole trajectories for the validation rollout."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,10 @@ class MeshDataModule(L.LightningDataModule):
     split: train / validation / test fractions of the geometries (split_seed shuffles);
     hierarchy: build_hierarchy options (num_levels, method, ratio, ...);
     validation_samples: how many validation trajectories the rollout check uses;
-    num_workers: DataLoader worker processes, None: chosen from the machine (auto_workers);
+    num_workers: DataLoader worker processes; none by default: on the machines measured a
+        worker's batch costs 25-75 ms to hand over (benchmarks/data_pipeline.py), about 10
+        to 25 times what building it in the training process costs once samples and
+        hierarchies are in memory;
     cache_size: at most this many samples' fields stay in memory (per worker), and at most
         surrogate.data.graphs.FIELD_CACHE_BYTES of them;
     history: states before each training step that items carry (model.pushforward sets it);
@@ -41,7 +43,7 @@ class MeshDataModule(L.LightningDataModule):
         split_seed: int = 0,
         hierarchy: dict[str, Any] | None = None,
         validation_samples: int = 8,
-        num_workers: int | None = None,
+        num_workers: int = 0,
         cache_size: int = 4096,
         history: int = 0,
         graph_cache: bool = True,
@@ -67,7 +69,7 @@ class MeshDataModule(L.LightningDataModule):
         self.schema = dataset_schema(self.folder).to_dict()  # plain data: the model's hparams
         self.hierarchy = {**DEFAULT_HIERARCHY, **(hierarchy or {})}
         self.batch_size = batch_size
-        self.num_workers = auto_workers() if num_workers is None else num_workers
+        self.num_workers = num_workers
         self.graph_cache = graph_cache
         self.split, self.split_seed = tuple(split), split_seed
         self.validation_samples, self.cache_size = validation_samples, cache_size
@@ -136,20 +138,12 @@ class MeshDataModule(L.LightningDataModule):
         return trainer is not None and trainer.strategy.root_device.type == "cuda"
 
 
-def auto_workers() -> int:
-    """DataLoader workers for this machine: none on 4 cores or fewer, where a worker takes
-    a core from the network's threads (benchmarks/data_pipeline.py measures it), else half
-    the cores, at most 8."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return 0 if (cores or 1) <= 4 else min(8, cores // 2)
-
-
 def _check_options(batch_size, split, split_seed, hierarchy, validation, workers, cache, history):
     """Every data option of the right type and range, before any data is read."""
     for name, value, low in [
         ("batch_size", batch_size, 1),
         ("validation_samples", validation, 1),
-        ("num_workers", 0 if workers is None else workers, 0),
+        ("num_workers", workers, 0),
         ("cache_size", cache, 1),
         ("split_seed", split_seed, 0),
         ("history", history, 0),

@@ -8,6 +8,7 @@ import surrogate.data.graphs as graphs
 from solvers import Mesh, geometry, heat
 from solvers.mesh_io import write_time_series
 from surrogate.cli import main
+from surrogate.data import graph_cache
 from surrogate.data.generate import generate
 from surrogate.data.graph_cache import read_hierarchy, write_hierarchy
 from surrogate.data.graphs import MeshDataset, split_by_geometry
@@ -97,6 +98,17 @@ def _assert_same_graphs(one: MeshDataset, other: MeshDataset) -> None:
                 assert a[key] == b[key], key
 
 
+@pytest.fixture
+def cache_small_meshes(monkeypatch):
+    monkeypatch.setattr(graph_cache, "MIN_CACHED_NODES", 0)  # the tests' meshes are small
+
+
+def test_small_meshes_are_not_cached(heat_folder):
+    MeshDataset(heat_folder)[0]
+    assert not (heat_folder / "graphs").exists()
+
+
+@pytest.mark.usefixtures("cache_small_meshes")
 def test_cached_hierarchies_equal_fresh_ones_and_are_not_rebuilt(tmp_path, monkeypatch):
     folder = tmp_path / "heat"
     generate(load_recipe("heat_holes", ["h=0.2", "steps=2"]), folder, samples=3, progress=False)
@@ -113,6 +125,7 @@ def test_cached_hierarchies_equal_fresh_ones_and_are_not_rebuilt(tmp_path, monke
     assert len(calls) == 1  # other options: another cache
 
 
+@pytest.mark.usefixtures("cache_small_meshes")
 def test_a_stale_or_broken_cache_is_rebuilt(tmp_path, monkeypatch):
     folder = tmp_path / "heat"
     generate(load_recipe("heat_holes", ["h=0.2", "steps=2"]), folder, samples=2, progress=False)
