@@ -134,6 +134,13 @@ CASES = {
         [*ROLLOUT_ELASTIC, "--input", "nu=0.7"],
         "--input nu is '0.7'; expected Poisson's ratio",
     ),
+    "rollout batch size zero": ([*ROLLOUT, "--seed", "1", "2", "--batch-size", "0"], "'0'"),
+    "rollout batch size huge": ([*ROLLOUT, "--seed", "1", "2", "--batch-size", "1e9"], "'1e9'"),
+    "rollout seeds not numbers": ([*ROLLOUT, "--seed", "1", "nan"], "--seed"),
+    "rollout folder of no meshes": (
+        [*ROLLOUT[:5], "--mesh", "{meshless}"],
+        "the folder holds no mesh file",
+    ),
     "demo no workers": (["demo", "--workers", "0"], "a number of processes"),
     "demo minutes nan": (["demo", "--minutes", "nan"], "a time in minutes"),
     "ingest dt zero": (["ingest", "{square}", "--fields", "u", "--dt", "0"], "a time step"),
@@ -145,6 +152,9 @@ CASES = {
 def test_bad_input_is_one_sentence_and_writes_nothing(case, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     paths = {**files(tmp_path), "square": tmp_path / "square.vtu"}
+    paths["meshless"] = tmp_path / "meshless"  # a folder holding no mesh file
+    paths["meshless"].mkdir()
+    (paths["meshless"] / "readme.txt").write_text("no mesh here")
     args, message = CASES[case]
     args = [str(paths.get(a.strip("{}"), a)) for a in args]  # "{name}": a hand-made file
     out = tmp_path / "out"
@@ -259,6 +269,7 @@ TRAIN_CASES = {
     "negative max steps": (["--trainer.max_steps", "-5"], "trainer.max_steps is -5"),
     "unknown coarsening": (["--data.hierarchy.method", "bogus"], "data.hierarchy.method is"),
     "split of zeros": (["--data.split", "[0, 0, 0]"], "three non-negative fractions"),
+    "graph cache not a bool": (["--data.graph_cache", "sometimes"], "data.graph_cache is"),
 }
 
 
