@@ -11,6 +11,7 @@ index sorting per step (they took a third of a step's time on 2k vertices).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -75,7 +76,11 @@ class FlowSystem:
         is_fixed[self.fixed] = True
         self._fixed_entries = np.flatnonzero(is_fixed[self._indices])
         self._fixed_diagonal = self._slots(self.fixed, self.fixed)
-        self._lu = SaddlePointLU(self._indices, self._indptr)
+
+    @cached_property
+    def _lu(self) -> SaddlePointLU:
+        """The factorisation's ordering, made on the first solve (a residual needs none)."""
+        return SaddlePointLU(self._indices, self._indptr)
 
     def _slots(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Positions of entries (rows, cols) in the pattern's data array."""

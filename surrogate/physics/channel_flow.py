@@ -8,6 +8,7 @@ import numpy as np
 from solvers import Mesh, dfg, geometry
 from solvers.errors import ProblemError
 from solvers.navier_stokes import FlowProblem, navier_stokes, parabolic_inflow
+from solvers.residuals import flow_residual
 from solvers.taylor_hood import circular_parts
 from surrogate.data.sample import Sample
 from surrogate.model.schema import Schema
@@ -16,6 +17,7 @@ from surrogate.physics.family import (
     Family,
     RolloutValues,
     Setup,
+    after_initial,
     draw,
     initial_state,
     middle,
@@ -143,7 +145,35 @@ def pose(schema: Schema, mesh: Mesh, values: RolloutValues) -> Setup:
 
     solve = lambda steps: states(flow(steps, u0, start))  # noqa: E731
     inputs = np.zeros((mesh.num_nodes, 0))
-    return Setup(inputs, given, state, roles, solve, solve_from=solve_from)
+    check = residual(schema, mesh, inputs, roles, peak / PEAK_PER_MEAN)
+    return Setup(inputs, given, state, roles, solve, residual=check, solve_from=solve_from)
+
+
+def residual(schema: Schema, mesh: Mesh, inputs, roles: dict, mean_speed: float | None = None):
+    """states (T, N, 3) -> {"velocity": momentum, "pressure": continuity} Residuals of each
+    step (solvers.residuals.flow_residual: the system's velocity and pressure rows) with
+    the solver's grad-div penalty for mean_speed (default: from the states' fastest inlet
+    value, as in a recorded trajectory, which starts after the ramp); the prescribed
+    velocities are the states' own."""
+    params = schema.parameters
+    inlet = mesh.part_nodes("inlet")
+    obstacle_y = mesh.points[mesh.part_nodes("obstacle"), 1]
+    size = float(obstacle_y.max() - obstacle_y.min())
+
+    def check(states: np.ndarray) -> dict:
+        velocity, pressure = states[..., :2], states[..., 2]
+        speed = mean_speed
+        if speed is None:
+            speed = float(np.linalg.norm(velocity[:, inlet], axis=-1).max()) / PEAK_PER_MEAN
+        penalty = grad_div_penalty(params, speed, size)
+        walls = channel_velocity(mesh, (0.0, 0.0))  # which parts are held: values unused
+        problem = FlowProblem(
+            mesh, params["viscosity"], walls, "obstacle", circular_parts(mesh), penalty
+        )
+        momentum, continuity = flow_residual(problem, velocity, pressure, schema.dt)
+        return {"velocity": after_initial(momentum), "pressure": after_initial(continuity)}
+
+    return check
 
 
 def record_start(params: dict) -> int:
@@ -192,5 +222,6 @@ FAMILIES = [
         lambda p: (p["length"] * p["height"], 2),
         takes=("dirichlet", "initial"),
         needs=(),
+        residual=residual,
     ),
 ]

@@ -4,8 +4,15 @@ perturbation, for each problem."""
 import numpy as np
 import pytest
 
-from solvers import elasticity, geometry, heat, poisson
-from solvers.residuals import elasticity_residual, heat_residual, poisson_residual
+from solvers import dfg, elasticity, geometry, heat, poisson
+from solvers.geometry import channel_with_obstacle
+from solvers.navier_stokes import FlowProblem, navier_stokes
+from solvers.residuals import (
+    elasticity_residual,
+    flow_residual,
+    heat_residual,
+    poisson_residual,
+)
 
 MESH = geometry.rectangle_with_holes(seed=2, h=0.08)
 KAPPA = 1 + MESH.points[:, 0]
@@ -54,3 +61,37 @@ def test_elasticity_residual(plane):
 
     assert relative(0.0).values.shape == (1, MESH.num_nodes, 2)
     grows(lambda size: relative(size).relative[0])
+
+
+def test_flow_residual_vanishes_on_couette_flow_and_grows_with_a_perturbation():
+    # u = (y, 0), p = 0 solves Navier-Stokes between a still and a sliding wall, and is
+    # linear: the vertices determine the P2 field exactly, so the residual is zero.
+    mesh = geometry.rectangle_with_holes(holes=[], h=0.2)
+    couette = lambda x, t: np.stack([x[:, 1], 0 * x[:, 1]], axis=1)  # noqa: E731
+    problem = FlowProblem(mesh, 0.01, {"left": couette, "bottom": (0, 0), "top": (1, 0)})
+    velocity = np.stack([couette(mesh.points, 0)] * 3)
+    bump = np.sin(3 * mesh.points[:, 0]) * np.cos(2 * mesh.points[:, 1])
+
+    def relative(size):
+        moved = velocity.copy()
+        moved[2, :, 1] += size * bump
+        return flow_residual(problem, moved, np.zeros((3, mesh.num_nodes)), dt=0.01)
+
+    momentum, continuity = relative(0.0)
+    assert momentum.values.shape == (2, mesh.num_nodes, 2) and continuity.values.shape == (2, 98)
+    grows(lambda size: relative(size)[0].relative[1])
+    grows(lambda size: relative(size)[1].relative[1])
+    assert relative(0.1)[0].relative[0] < 1e-10  # the step before is untouched
+
+
+def test_flow_residual_on_the_solvers_states_has_a_floor_below_a_perturbations():
+    mesh = channel_with_obstacle(1.6, 0.41, h=0.05, h_obstacle=0.015)
+    problem = dfg.problem("2D-2", mesh)
+    flow = navier_stokes(problem, 0.01, 30)
+    velocity, pressure = flow.velocity[10:], flow.pressure[10:]
+    floor = flow_residual(problem, velocity, pressure, 0.01)[0].relative
+    assert floor.max() < 0.03  # vertex values of P2 fields, BDF substeps: measured ~1%
+    noisy = velocity + 0.1 * np.abs(velocity).max() * np.random.default_rng(0).standard_normal(
+        velocity.shape
+    )
+    assert flow_residual(problem, noisy, pressure, 0.01)[0].relative.min() > 5 * floor.max()

@@ -118,8 +118,9 @@ def test_cylinder_flow_rollout_starts_where_the_recipe_records(checkpoints, tmp_
     np.testing.assert_allclose(
         velocity[inlet, 0], grid.point_data["velocity_reference"][inlet, 0], atol=1e-6
     )
-    # the start-up run and the reference, each with the penalty for mean speed 1.2 / 1.5
-    assert penalties == [pytest.approx(0.2 * 0.8 * 0.1, rel=0.05)] * 2
+    # the start-up run, the reference and the residual, each with the penalty for mean
+    # speed 1.2 / 1.5
+    assert penalties == [pytest.approx(0.2 * 0.8 * 0.1, rel=0.05)] * 3
     reader.set_active_time_point(0)
     start = reader.read()[0]
     assert np.abs(start.point_data["velocity"]).max() > 1e-4  # the start-up run's state, not rest
