@@ -159,8 +159,12 @@ def rollouts_to_folders(
     share of its batch's time and the batch's size. `options` as rollout_to_folder's."""
     members = [model] if isinstance(model, Surrogate) else list(model)
     names = [name for name, _, _ in cases]
-    if len(set(names)) != len(names) or not all(names):
-        raise InputError(f"the rollouts' folder names {names} are not distinct; expected one each.")
+    plain = all(name and Path(name).name == name and name not in (".", "..") for name in names)
+    if len(set(names)) != len(names) or not plain:
+        raise InputError(
+            f"the rollouts' folder names {names} are not distinct plain names; expected one "
+            "folder name (no path) per mesh."
+        )
     precision = check_precision(precision)
     refuse_inputs_inside(out, inputs)
     for _, _, setup in cases:  # refusals before any work

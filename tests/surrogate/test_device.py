@@ -142,3 +142,15 @@ def test_a_folder_of_meshes_is_rolled_out_mesh_by_mesh(tmp_path, capsys):
     assert main(["rollout", *options, "--out", str(tmp_path / "again")]) == 2
     assert "plate_4.msh" in capsys.readouterr().err
     assert not (tmp_path / "again").exists()
+
+
+def test_many_rollouts_need_distinct_plain_folder_names(tmp_path):
+    from surrogate.predict import rollouts_to_folders
+
+    model = load_surrogate(FIXTURES / "heat_holes.ckpt")
+    mesh = geometry.rectangle_with_holes(seed=1, h=0.15)
+    setup = pose(model.schema, mesh, {"hole_0": "1"}, {})
+    for names in (["a", "a"], ["a", "../escape"], ["", "b"]):
+        with pytest.raises(InputError, match="not distinct plain names"):
+            rollouts_to_folders(model, [(n, mesh, setup) for n in names], 1, tmp_path / "out")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "escape").exists()
