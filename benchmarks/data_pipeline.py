@@ -17,7 +17,6 @@ step rate is forward, loss, backward and an Adam step, fp32, on warm batches.
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
 import json
 import shutil
@@ -28,11 +27,11 @@ import torch
 import yaml
 from _common import OUT, machine
 
+from surrogate.data import graph_cache
 from surrogate.data.generate import generate
 from surrogate.data.recipes import load_recipe
-from surrogate.model.adapter import masked_mse
-from surrogate.model.surrogate import Surrogate
 from surrogate.training.data import MeshDataModule
+from surrogate.training.module import SurrogateModule
 
 
 def pipeline_rate(module: MeshDataModule, batches: int, workers: int) -> dict:
@@ -57,21 +56,14 @@ def _endless(loader):
 
 def step_rate(module: MeshDataModule, model_options: dict, steps: int) -> float:
     """Training steps per second of the config's network on the loader's batches."""
-    names = inspect.signature(Surrogate).parameters
-    options = {k: v for k, v in model_options.items() if k in names}
-    surrogate = Surrogate(schema=module.schema, hierarchy=module.hierarchy, **options)
-    optimizer = torch.optim.Adam(surrogate.parameters(), lr=1e-4)
+    model = SurrogateModule(schema=module.schema, hierarchy=module.hierarchy, **model_options)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     module.num_workers = 0
     batches = list(itertools.islice(_endless(module.train_dataloader()), steps + 2))
     elapsed = 0.0
     for k, graph in enumerate(batches):
         started = time.perf_counter()
-        adapter = surrogate.adapter
-        features, target, free, step = adapter.training_example(
-            graph, getattr(graph, "state", None)
-        )
-        graph.x = features
-        loss = masked_mse(adapter.normalized(graph, surrogate(graph), step), target, free)
+        loss = model.loss(graph, getattr(graph, "state", None))
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -127,6 +119,7 @@ def main() -> None:
     data = {k: v for k, v in config["data"].items() if k not in ("folder", "num_workers")}
     module = MeshDataModule(str(folder), **data)
     module.setup("fit")
+    graph_cache.MIN_CACHED_NODES = 0  # every mesh cached in the "filled" rows, to measure it
     rows = []
     for cached, workers in itertools.product((False, True), args.workers):
         shutil.rmtree(folder / "graphs", ignore_errors=True)

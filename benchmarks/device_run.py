@@ -120,13 +120,12 @@ def environment() -> dict:
 
 def pipeline(data: Path, dry: bool) -> dict:
     """Batches per second of the training loader in the training process (the default)
-    and with worker processes, hierarchies cached (as from the second epoch or run on)."""
+    and with worker processes."""
     from data_pipeline import pipeline_rate
 
     from surrogate.training.data import MeshDataModule
 
     module = MeshDataModule(str(data), batch_size=4)
-    module.setup("fit")
     batches = 5 if dry else 200
     rates = {}
     cores = len(os.sched_getaffinity(0))

@@ -78,11 +78,7 @@ class SurrogateModule(L.LightningModule):
         state = getattr(graph, "state", None)  # at t; none when steady
         if self.hparams.pushforward:
             state = self._pushed_forward(graph, state)
-        adapter = self.surrogate.adapter
-        features, target, free, step = adapter.training_example(graph, state)
-        graph.x = features
-        prediction = adapter.normalized(graph, self.forward(graph), step)
-        loss = masked_mse(prediction, target, free)
+        loss = self.loss(graph, state)
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"the training loss became {loss.item()} at step {self.global_step}; "
@@ -90,6 +86,13 @@ class SurrogateModule(L.LightningModule):
             )
         self.log("train/loss", loss, prog_bar=True, batch_size=graph.num_graphs)
         return loss
+
+    def loss(self, graph: MeshGraph, state: torch.Tensor | None) -> torch.Tensor:
+        """The masked mean squared error of one batch's normalised prediction from state."""
+        adapter = self.surrogate.adapter
+        features, target, free, step = adapter.training_example(graph, state)
+        graph.x = features
+        return masked_mse(adapter.normalized(graph, self.forward(graph), step), target, free)
 
     @torch.no_grad()
     def _pushed_forward(self, graph: MeshGraph, state: torch.Tensor) -> torch.Tensor:
