@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmarks: machine description, peak memory, child processes."""
+"""Helpers shared by the benchmarks: machine description, peak memory, child processes,
+training overrides."""
 
 from __future__ import annotations
 
@@ -26,6 +27,12 @@ def machine() -> str:
     cores = len(os.sched_getaffinity(0))
     python = platform.python_version()
     return f"{platform.machine()}, {cpu} ({cores} cores), Python {python}, {date.today()}"
+
+
+def training_options(items: list[str]) -> list[str]:
+    """--option KEY=VALUE items as LightningCLI arguments."""
+    pairs = [item.partition("=") for item in items]
+    return [text for key, _, value in pairs for text in (f"--{key}", value)]
 
 
 def peak_gb() -> float:

@@ -7,9 +7,10 @@ steps of one config cost the same; counted in steps rather than minutes so that 
 on the machine cannot tilt the comparison; the wall times are printed), then evaluates
 both on the held-out test geometries (the configs' own split): the mean and worst relative
 L2 error, and Spearman's rank correlation between each indicator (the ensemble's spread,
-the physics residual) and the true error over every (geometry, step) pair. Prints a
-Markdown table and writes runs/benchmarks/calibration-NAME.json and -NAME.png (the
-ensemble's calibration picture).
+the physics residual, the error estimated from it) and the true error over every
+(geometry, step) pair. Prints a Markdown table and writes
+runs/benchmarks/calibration-NAME.json, -NAME.png (the ensemble's calibration picture) and
+-NAME-single.png (the single model's). --reuse evaluates the runs trained before.
 
     python benchmarks/calibration.py configs/small/heat_holes.yaml --set h=0.06 \\
         --samples 200 --train-steps 3000 --members 3 --steps 50
@@ -23,13 +24,15 @@ import time
 from pathlib import Path
 
 import yaml
-from _common import OUT, machine
+from _common import OUT, machine, training_options
 
 from surrogate.calibration import calibration_picture
 from surrogate.data.generate import generate
 from surrogate.data.recipes import load_recipe
 from surrogate.evaluate import evaluate_checkpoint
 from surrogate.training.cli import train
+
+INDICATORS = ("spread", "residual", "estimate")
 
 
 def main() -> None:
@@ -41,6 +44,16 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="rollout steps (transient)")
     parser.add_argument("--set", action="append", default=[], help="recipe override")
     parser.add_argument("--data", type=Path, help="dataset folder (default data/RECIPE-cal)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training override, e.g. model.network.latent=64",
+    )
+    parser.add_argument(
+        "--reuse", action="store_true", help="evaluate the runs already trained (no training)"
+    )
     args = parser.parse_args()
     config = yaml.safe_load(args.config.read_text())
     recipe_name = Path(config["data"]["folder"]).name
@@ -52,11 +65,11 @@ def main() -> None:
     runs = OUT / "calibration" / name
     seconds = {}
     started = time.perf_counter()
-    single = _train(args.config, data, runs / "single", args.train_steps, 0)
+    single = _train(args, data, runs / "single", args.train_steps, 0)
     seconds["single"] = time.perf_counter() - started
     started = time.perf_counter()
     members = [
-        _train(args.config, data, runs / f"member_{k}", args.train_steps // args.members, k)
+        _train(args, data, runs / f"member_{k}", args.train_steps // args.members, k)
         for k in range(args.members)
     ]
     seconds["ensemble"] = time.perf_counter() - started
@@ -65,6 +78,7 @@ def main() -> None:
     ensemble = evaluate_checkpoint(members, data, "test", steps)
     picture = OUT / f"calibration-{name}.png"
     calibration_picture(ensemble.pairs, picture)
+    calibration_picture(alone.pairs, OUT / f"calibration-{name}-single.png")
     print(_table(args, alone, ensemble, generated, len(alone.samples), seconds))
     record = {"machine": machine(), "arguments": {k: str(v) for k, v in vars(args).items()}}
     record |= {"single": alone.to_dict(), "ensemble": ensemble.to_dict(), "training_s": seconds}
@@ -72,36 +86,44 @@ def main() -> None:
     print(f"wrote {OUT / f'calibration-{name}.json'} and {picture}")
 
 
-def _train(config: Path, data: Path, root: Path, steps: int, seed: int) -> Path:
-    options = ["--config", str(config), "--data.folder", str(data), "--overwrite"]
+def _train(args, data: Path, root: Path, steps: int, seed: int) -> Path:
+    best = root / "checkpoints" / "best.ckpt"
+    if args.reuse:
+        return best
+    options = ["--config", str(args.config), *training_options(args.option)]
+    options += ["--data.folder", str(data), "--overwrite"]
     options += ["--trainer.default_root_dir", str(root), "--seed_everything", str(seed)]
     options += ["--trainer.max_steps", str(steps), "--model.decay_steps", str(steps)]
     options += ["--trainer.val_check_interval", str(max(steps // 4, 1))]
     options += ["--trainer.enable_progress_bar", "false"]
     train(options)
-    return root / "checkpoints" / "best.ckpt"
+    return best
 
 
 def _table(args, alone, ensemble, generated: float, geometries: int, seconds: dict) -> str:
+    took = (
+        "trained earlier (--reuse)"
+        if args.reuse
+        else f"{seconds['single'] / 60:.1f} min for one model, {seconds['ensemble'] / 60:.1f} "
+        f"min for {args.members} members"
+    )
     lines = [
         f"{args.config}, {args.samples} samples ({geometries} test geometries), "
-        f"{args.train_steps} training steps each way ({seconds['single'] / 60:.1f} min for "
-        f"one model, {seconds['ensemble'] / 60:.1f} min for {args.members} members), on "
-        f"{machine()}; dataset {generated:.0f} s",
+        f"{args.train_steps} training steps each way ({took}), on {machine()}; dataset "
+        f"{generated:.0f} s",
         "",
-        "| model | field | steps | relative L2 mean | worst | spread rho | residual rho |",
-        "|---|---|---|---|---|---|---|",
+        "| model | field | steps | relative L2 mean | worst | spread rho | residual rho "
+        "| estimate rho |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, evaluation in [("1 model", alone), (f"{args.members} members", ensemble)]:
         for name, by_step in evaluation.relative_l2.items():
             rho = evaluation.calibration.get(name, {})
-            shown = {
-                k: "n/a" if rho.get(k) is None else f"{rho[k]:.2f}" for k in ("spread", "residual")
-            }
+            shown = {k: "n/a" if rho.get(k) is None else f"{rho[k]:.2f}" for k in INDICATORS}
             for h, errors in by_step.items():
                 lines.append(
                     f"| {label} | {name} | {h} | {errors['mean']:.2%} | {errors['worst']:.2%} "
-                    f"| {shown['spread']} | {shown['residual']} |"
+                    f"| {' | '.join(shown.values())} |"
                 )
     return "\n".join(lines)
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 import yaml
-from _common import OUT, machine
+from _common import OUT, machine, training_options
 
 from surrogate.data.generate import generate
 from surrogate.data.recipes import load_recipe
@@ -95,7 +95,7 @@ def main() -> None:
                 "false",
                 "--data.folder",
                 str(folder),
-                *_options(args.option),
+                *training_options(args.option),
             ]
         )
         seconds = time.perf_counter() - started
@@ -160,12 +160,6 @@ def _name(config: Path) -> str:
     different folders keep their runs and results apart."""
     parts = config.with_suffix("").parts
     return "-".join(parts[parts.index("configs") + 1 :]) if "configs" in parts else config.stem
-
-
-def _options(items: list[str]) -> list[str]:
-    """KEY=VALUE items as LightningCLI arguments."""
-    pairs = [item.partition("=") for item in items]
-    return [text for key, _, value in pairs for text in (f"--{key}", value)]
 
 
 if __name__ == "__main__":

@@ -64,11 +64,11 @@ def factorize(
         method = "direct" if n <= DIRECT_MAX_UNKNOWNS.get(dim, DIRECT_MAX_UNKNOWNS[3]) else "amg"
     if method == "direct":
         return _superlu(matrix.tocsc()).solve
-    hierarchy = _amg_hierarchy(matrix, near_nullspace)
+    hierarchy = amg_hierarchy(matrix, near_nullspace)
     return lambda b: _amg_cg(matrix, hierarchy, b, options)
 
 
-def _amg_hierarchy(matrix: sp.csr_matrix, near_nullspace: np.ndarray | None):
+def amg_hierarchy(matrix: sp.csr_matrix, near_nullspace: np.ndarray | None):
     """Classical (Ruge-Stueben) AMG for scalar problems; smoothed aggregation with the given
     near-nullspace (rigid body modes) for vector ones.
 

@@ -29,11 +29,13 @@ def rank_correlations(pairs: Pairs) -> dict[str, dict[str, float | None]]:
 
 
 def calibration_picture(pairs: Pairs, path: str | Path) -> None:
-    """A PNG: per field and indicator, the indicator against the true error (log axes)."""
+    """A PNG: per field and indicator, the indicator against the true error (log axes);
+    the estimate, an estimate of that very error, beside the line where they are equal."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     panels = [(n, i, p) for n, by in pairs.items() for i, p in by.items() if p]
     if not panels:
@@ -43,6 +45,11 @@ def calibration_picture(pairs: Pairs, path: str | Path) -> None:
     for axis, (name, indicator, points) in zip(axes[0], panels, strict=True):
         values = np.maximum(np.asarray(points, dtype=float), 1e-12)
         axis.loglog(values[:, 0], values[:, 1], ".", alpha=0.5)
+        if indicator == "estimate":
+            ends = [values.min(), values.max()]
+            axis.loglog(ends, ends, "k--", lw=0.8, label="estimate = error")
+            axis.legend(loc="upper left", fontsize=8)
+        axis.xaxis.set_minor_formatter(NullFormatter())  # the minor labels overlap
         correlation = rho[name][indicator]
         shown = "n/a" if correlation is None else f"{correlation:.2f}"
         axis.set(xlabel=f"{name} {indicator}", ylabel="true relative L2 error",

@@ -18,7 +18,7 @@ from surrogate.calibration import Pairs, rank_correlations
 from surrogate.data.graphs import MeshDataset, split_by_geometry
 from surrogate.data.manifest import read_manifest
 from surrogate.data.sample import read_sample
-from surrogate.indicators import relative_spread
+from surrogate.indicators import relative_spread, residual_figures
 from surrogate.metrics import field_errors, rmse
 from surrogate.model.checkpoint import read_checkpoint
 from surrogate.model.device import check_precision, describe
@@ -37,8 +37,8 @@ class Evaluation:
     after h steps (the root of the squared error averaged over steps 1..h, nodes,
     components and samples); compute: what the model's training and this evaluation took;
     calibration: {field: {indicator: Spearman's rho}} of the trust indicators (spread for
-    ensembles, residual for the bundled physics) against the true error over every
-    (sample, step) pair, which `pairs` holds.
+    ensembles; residual, and estimate for the linear families, of the bundled physics)
+    against the true error over every (sample, step) pair, which `pairs` holds.
     A horizon past a trajectory's end is capped at its last step; a steady model predicts
     once, so its only horizon is 1."""
 
@@ -137,8 +137,8 @@ def evaluate(
 
 def _pair_up(pairs: Pairs, schema, path, graph, predicted, spread, truth) -> None:
     """Adds (indicator, true error) for every predicted step of one sample: the spread
-    (ensembles) and the residual of the bundled physics (read from the sample's mesh,
-    inputs and part roles)."""
+    (ensembles), the residual of the bundled physics and its error estimate (read from the
+    sample's mesh, inputs and part roles)."""
     steps = [predicted[k] for k in range(len(predicted))]
     true = [field_errors(torch.as_tensor(p), t, schema) for p, t in zip(steps, truth, strict=True)]
     found: dict[str, dict[str, np.ndarray]] = {}
@@ -155,8 +155,8 @@ def _pair_up(pairs: Pairs, schema, path, graph, predicted, spread, truth) -> Non
         if schema.transient:
             states = np.concatenate([graph.target_steps[:1].cpu().numpy(), predicted])
         for name, residual in check(states).items():
-            relative = residual.relative[1:] if schema.transient else residual.relative
-            found.setdefault(name, {})["residual"] = relative
+            for kind, values in residual_figures(residual).items():
+                found.setdefault(name, {})[kind] = values[1:] if schema.transient else values
     for name, by_indicator in found.items():
         for indicator, values in by_indicator.items():
             points = pairs.setdefault(name, {}).setdefault(indicator, [])

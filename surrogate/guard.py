@@ -1,7 +1,7 @@
-"""A guard on a transient rollout: stop at the first step whose spread or residual
-(surrogate.indicators, relative per step) passes its limit, or hand over to the bundled
-solver there. The rollout is causal, so the steps before the crossing are exactly those of
-an unguarded rollout."""
+"""A guard on a transient rollout: stop at the first step whose spread, residual or
+estimated error (surrogate.indicators, relative per step) passes its limit, or hand over
+to the bundled solver there. The rollout is causal, so the steps before the crossing are
+exactly those of an unguarded rollout."""
 
 from __future__ import annotations
 
@@ -15,38 +15,54 @@ from solvers.errors import ProblemError, note
 
 @dataclass(frozen=True)
 class Guard:
-    """max_spread, max_residual: limits (None: unchecked); fallback: continue with the
-    solver from the last trusted state instead of stopping."""
+    """max_spread, max_residual, max_estimate: limits (None: unchecked); fallback: continue
+    with the solver from the last trusted state instead of stopping."""
 
     max_spread: float | None = None
     max_residual: float | None = None
+    max_estimate: float | None = None
     fallback: bool = False
 
     @property
     def limits(self) -> dict[str, float]:
-        limits = {"spread": self.max_spread, "residual": self.max_residual}
+        limits = {
+            "spread": self.max_spread,
+            "residual": self.max_residual,
+            "estimate": self.max_estimate,
+        }
         return {kind: limit for kind, limit in limits.items() if limit is not None}
 
     def check(self, transient: bool, members: int, setup) -> None:
         """One sentence, before any work, when a limit cannot be watched."""
         if not self.limits:
             if self.fallback:
-                raise ProblemError("--fallback solver needs --max-spread or --max-residual.")
+                raise ProblemError(
+                    "--fallback solver needs --max-spread, --max-residual or --max-estimate."
+                )
             return
         if not transient:
-            raise ProblemError("--max-spread and --max-residual guard transient rollouts only.")
+            raise ProblemError(
+                "--max-spread, --max-residual and --max-estimate guard transient rollouts only."
+            )
         if "spread" in self.limits and members < 2:
             raise ProblemError("--max-spread needs an ensemble: give --checkpoint twice or more.")
-        if "residual" in self.limits and (setup.residual is None or setup.stored):
-            raise ProblemError(
-                "--max-residual needs the bundled physics on a new mesh; a replayed series "
-                "or an ingested model has no residual (use --max-spread)."
-            )
+        for kind in {"residual", "estimate"} & set(self.limits):
+            if setup.residual is None or setup.stored:
+                raise ProblemError(
+                    f"--max-{kind} needs the bundled physics on a new mesh; a replayed series "
+                    f"or an ingested model has no {kind} (use --max-spread)."
+                )
         if self.fallback and setup.solve_from is None:
             raise ProblemError("--fallback solver needs a model of the bundled physics.")
 
     def crossing(self, figures: dict) -> tuple[int, str] | None:
         """(the first predicted step, 1-based, whose figure passes its limit, why)."""
+        for kind in self.limits:
+            if not any(kind in by_kind for by_kind in figures.values()):
+                raise ProblemError(
+                    f"--max-{kind}: this model's physics gives no {kind} (the error is "
+                    "estimated for the linear families only; use --max-residual)."
+                )
         first = None
         for name, by_kind in figures.items():
             for kind, limit in self.limits.items():

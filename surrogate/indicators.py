@@ -1,7 +1,9 @@
-"""How far to trust a prediction without a reference: the spread of an ensemble's members
-and the residual of the bundled physics' discrete equations on the prediction, per node
-(written beside the fields as FIELD_spread and FIELD_residual) and per step as one
-dimensionless figure (metrics.json: fields.FIELD.spread, fields.FIELD.residual)."""
+"""How far to trust a prediction without a reference: the spread of an ensemble's members,
+the residual of the bundled physics' discrete equations on the prediction and, for the
+linear families, the error estimated from that residual (solvers.residuals), per node
+(written beside the fields as FIELD_spread, FIELD_residual and FIELD_error_estimate) and
+per step as one dimensionless figure (metrics.json: fields.FIELD.spread, .residual and
+.estimate, the last an estimate of the relative L2 error)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from surrogate.model.schema import Schema
 class Indicators:
     """spread: {target: (T, N, C)} the members' standard deviation (ensembles only);
     residual: {target: solvers.residuals.Residual} (bundled physics only); figures:
-    {target: {"spread" | "residual": [per step]}}; seconds: what computing them took."""
+    {target: {"spread" | "residual" | "estimate": [per step]}}; seconds: what computing
+    them took."""
 
     spread: dict[str, np.ndarray] = field(default_factory=dict)
     residual: dict = field(default_factory=dict)
@@ -27,7 +30,10 @@ class Indicators:
     def node_fields(self) -> dict[str, np.ndarray]:
         """The per-node values to write beside the prediction."""
         fields = {f"{name}_spread": values for name, values in self.spread.items()}
-        fields |= {f"{name}_residual": r.values for name, r in self.residual.items()}
+        for name, residual in self.residual.items():
+            fields[f"{name}_residual"] = residual.values
+            if residual.error is not None:
+                fields[f"{name}_error_estimate"] = residual.error
         return fields
 
 
@@ -36,6 +42,14 @@ def relative_spread(predicted: np.ndarray, spread: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(predicted.reshape(len(predicted), -1), axis=1)
     deviations = np.linalg.norm(spread.reshape(len(spread), -1), axis=1)
     return deviations / np.maximum(norms, np.finfo(float).tiny)
+
+
+def residual_figures(residual) -> dict[str, np.ndarray]:
+    """{"residual": per state, "estimate": per state where the family estimates its error}."""
+    figures = {"residual": residual.relative}
+    if residual.estimate is not None:
+        figures["estimate"] = residual.estimate
+    return figures
 
 
 def indicators(schema: Schema, setup, predicted: np.ndarray, spread: np.ndarray | None):
@@ -53,6 +67,7 @@ def indicators(schema: Schema, setup, predicted: np.ndarray, spread: np.ndarray 
     if setup.residual is not None and not setup.stored:
         found.residual = setup.residual(predicted)
         for name, residual in found.residual.items():
-            found.figures.setdefault(name, {})["residual"] = residual.relative[first:].tolist()
+            for kind, values in residual_figures(residual).items():
+                found.figures.setdefault(name, {})[kind] = values[first:].tolist()
     found.seconds = time.perf_counter() - started
     return found

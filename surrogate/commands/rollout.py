@@ -99,7 +99,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--reference", action="store_true", help="also run the bundled solver")
     p.add_argument("--no-pictures", action="store_true", help="skip the PNG and GIF")
     trust = p.add_argument_group("trust (transient rollouts)")
-    for name, what in [("spread", "the ensemble's spread"), ("residual", "the physics residual")]:
+    for name, what in [
+        ("spread", "the ensemble's spread"),
+        ("residual", "the physics residual"),
+        ("estimate", "the estimated error (linear physics)"),
+    ]:
         trust.add_argument(
             f"--max-{name}",
             dest=f"max_{name}",
@@ -136,7 +140,9 @@ def run(args: argparse.Namespace) -> None:
         cases = [
             (name, mesh, _pose(args, schema, mesh)) for name, mesh in _meshes(args, schema, rules)
         ]
-    guard = Guard(args.max_spread, args.max_residual, args.fallback == "solver")
+    guard = Guard(
+        args.max_spread, args.max_residual, args.max_estimate, fallback=args.fallback == "solver"
+    )
     options = dict(
         reference=bool(args.reference or args.series),
         pictures=not args.no_pictures,
@@ -168,7 +174,12 @@ def run(args: argparse.Namespace) -> None:
     )
     if "solver_s" in timings:
         print(f"reference solver: {timings['solver_s']:.2f} s")
-    labels = {"relative_l2": "relative L2 error", "spread": "spread", "residual": "residual"}
+    labels = {
+        "relative_l2": "relative L2 error",
+        "spread": "spread",
+        "residual": "residual",
+        "estimate": "estimated error",
+    }
     for name, figures in result.metrics["fields"].items():
         shown = [f"{labels[k]} {figures[k][-1]:.3%}" for k in labels if figures.get(k)]
         if shown:

@@ -119,11 +119,16 @@ def holes_plate(params: dict, rng: np.random.Generator, drawn: dict) -> Mesh:
 
 
 def after_initial(residual):
-    """A Residual of steps 1..T with a zero residual for the initial state before them."""
+    """A Residual of steps 1..T with zeros (residual, error, estimate) for the initial
+    state before them: it is given, not predicted."""
     from solvers.residuals import Residual
 
-    values = np.concatenate([np.zeros((1, *residual.values.shape[1:])), residual.values])
-    return Residual(values, np.concatenate([[0.0], residual.relative]))
+    def first(values):
+        if values is None:
+            return None
+        return np.concatenate([np.zeros((1, *values.shape[1:])), values])
+
+    return Residual(*(first(getattr(residual, name)) for name in Residual.__dataclass_fields__))
 
 
 def number(value, what: str) -> float:

@@ -63,6 +63,36 @@ def test_elasticity_residual(plane):
     grows(lambda size: relative(size).relative[0])
 
 
+def close_estimate(residual, error: np.ndarray, states: np.ndarray) -> None:
+    """The estimated error field and figure against the known error (S, ...)."""
+    for k, (estimated, true) in enumerate(zip(residual.error, error, strict=True)):
+        assert np.corrcoef(estimated.ravel(), true.ravel())[0, 1] > 0.99
+        relative = np.linalg.norm(true) / np.linalg.norm(states[k])
+        assert residual.estimate[k] == pytest.approx(relative, rel=0.1)
+
+
+def test_the_estimate_recovers_a_steady_error():
+    u = poisson(MESH, kappa=KAPPA, source=2.0, dirichlet=HELD)
+    error = bump(0.1)
+    error[MESH.part_nodes("left")] = error[MESH.part_nodes("hole_0")] = 0  # held exactly
+    assert poisson_residual(MESH, u, KAPPA, 2.0, HELD).estimate[0] < 1e-10
+    found = poisson_residual(MESH, u + error, KAPPA, 2.0, HELD)
+    close_estimate(found, error[None], (u + error)[None])
+    clamp, load = {"left": 0.0}, {"right": (1.0, 0.2)}
+    d = elasticity(MESH, E=100.0, nu=0.3, dirichlet=clamp, traction=load)
+    moved = np.stack([bump(0.01), bump(0.02)], axis=1) * MESH.points[:, :1]  # 0 on the left
+    found = elasticity_residual(MESH, (d + moved)[None], 100.0, 0.3, None, clamp, load)
+    close_estimate(found, moved[None], (d + moved)[None])
+
+
+def test_the_estimate_carries_a_trajectorys_error_from_step_to_step():
+    u = heat(MESH, u0=0.2, kappa=KAPPA, dirichlet=HELD, dt=0.01, steps=20)
+    error = bump(0.05)[None] * np.linspace(0, 1, 21)[:, None]  # grows over the steps
+    error[:, MESH.part_nodes("left")] = error[:, MESH.part_nodes("hole_0")] = 0
+    found = heat_residual(MESH, u + error, KAPPA, dirichlet=HELD, dt=0.01)
+    close_estimate(found, error[1:], (u + error)[1:])  # each step: what it carries and adds
+
+
 def test_flow_residual_vanishes_on_couette_flow_and_grows_with_a_perturbation():
     # u = (y, 0), p = 0 solves Navier-Stokes between a still and a sliding wall, and is
     # linear: the vertices determine the P2 field exactly, so the residual is zero.

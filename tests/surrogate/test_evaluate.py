@@ -110,7 +110,7 @@ def test_an_ensemble_evaluation_sets_its_indicators_against_the_true_error(
     measured = evaluate_checkpoint(members, folder, "all", steps=(1, 3))
     assert measured.compute["members"] == 2
     pairs = measured.pairs["u"]
-    assert set(pairs) == {"spread", "residual"} and len(pairs["spread"]) == 5 * 3
+    assert set(pairs) == {"spread", "residual", "estimate"} and len(pairs["spread"]) == 5 * 3
     assert all(-1 <= rho <= 1 for rho in measured.calibration["u"].values())  # computed
     out = tmp_path / "figures.json"
     args = ["evaluate", "--data", str(folder), "--split", "all", "--steps", "3"]
@@ -119,4 +119,6 @@ def test_an_ensemble_evaluation_sets_its_indicators_against_the_true_error(
     printed = capsys.readouterr().out
     assert "u residual: Spearman rank correlation with the true error" in printed
     assert "u spread: Spearman" in printed and (tmp_path / "figures_calibration.png").exists()
-    assert set(json.loads(out.read_text())["calibration"]["u"]) == {"spread", "residual"}
+    assert "u estimate: Spearman" in printed
+    calibration = json.loads(out.read_text())["calibration"]["u"]
+    assert set(calibration) == {"spread", "residual", "estimate"}

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from solvers import geometry
-from solvers.errors import InputError
+from solvers.errors import InputError, ProblemError
 from surrogate import physics
 from surrogate.cli import main
 from surrogate.guard import Guard
@@ -94,6 +94,8 @@ def test_the_guard_finds_the_first_crossing():
     assert Guard(max_spread=0.25).crossing(figures) == (3, "the v spread 0.3 passes 0.25")
     assert Guard(max_residual=0.05).crossing(figures)[0] == 1
     assert Guard(max_residual=1.0).crossing(figures) is None
+    with pytest.raises(ProblemError, match="--max-estimate: this model's physics gives no"):
+        Guard(max_estimate=0.1).crossing(figures)  # the flow's figures: no estimate
 
 
 def rollout(out: Path, *extra: str) -> int:
@@ -123,12 +125,18 @@ def test_a_guarded_rollout_stops_or_hands_over_to_the_solver(tmp_path, capsys):
     last = meshio.read(tmp_path / "hand" / "rollout_0006.vtu").point_data
     assert last["source"].max() == 1.0 and np.max(np.abs(last["u_residual"])) < 1e-8
 
+    estimates = free["fields"]["u"]["estimate"]  # the estimated error guards alike
+    limit = f"{sorted(estimates)[2]:.6g}"
+    step = next(k for k, e in enumerate(estimates, start=1) if e > float(limit))
+    assert rollout(tmp_path / "estimate", "--max-estimate", limit) == 0
+    assert f"step {step}: the u estimate" in capsys.readouterr().err
+
 
 def test_guard_options_that_cannot_be_watched_are_one_sentence(tmp_path, capsys):
     assert rollout(tmp_path / "a", "--max-spread", "0.1") == 2
     assert "--max-spread needs an ensemble" in capsys.readouterr().err
     assert rollout(tmp_path / "b", "--fallback", "solver") == 2
-    assert "--fallback solver needs --max-spread or --max-residual" in capsys.readouterr().err
+    assert "--fallback solver needs --max-spread, --max-residual or" in capsys.readouterr().err
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
 
 
