@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument(
         "--reuse", action="store_true", help="evaluate the runs already trained (no training)"
     )
+    parser.add_argument("--train-only", action="store_true", help="train, do not evaluate")
     args = parser.parse_args()
     config = yaml.safe_load(args.config.read_text())
     recipe_name = Path(config["data"]["folder"]).name
@@ -73,6 +74,9 @@ def main() -> None:
         for k in range(args.members)
     ]
     seconds["ensemble"] = time.perf_counter() - started
+    if args.train_only:
+        print(f"trained: {seconds['single']:.0f} s one model, {seconds['ensemble']:.0f} s members")
+        return
     steps = (1, 10, args.steps)
     alone = evaluate_checkpoint(single, data, "test", steps)
     ensemble = evaluate_checkpoint(members, data, "test", steps)

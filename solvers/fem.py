@@ -42,6 +42,21 @@ def barycentric_gradients(mesh: Mesh) -> np.ndarray:
     return grads
 
 
+def recovered_gradients(mesh: Mesh, values: np.ndarray) -> np.ndarray:
+    """(N, C, d) gradients at the nodes of P1 fields values (N, C): each cell's constant
+    gradient averaged over the cells around a node, weighted by their volumes."""
+    grads = barycentric_gradients(mesh)
+    per_cell = np.einsum("mac,mad->mcd", values[mesh.cells], grads)
+    weights = np.repeat(mesh.cell_volumes, mesh.cells.shape[1])
+    nodes = mesh.cells.ravel()
+    total = np.zeros((mesh.num_nodes, *per_cell.shape[1:]))
+    np.add.at(
+        total, nodes, np.repeat(per_cell, mesh.cells.shape[1], axis=0) * weights[:, None, None]
+    )
+    volume = np.bincount(nodes, weights, mesh.num_nodes)
+    return total / volume[:, None, None]
+
+
 def scatter(elements: np.ndarray, local: np.ndarray, n: int) -> sp.csr_array:
     """Sum local (M, k, k) matrices on elements (M, k) into an (n, n) CSR matrix."""
     k = elements.shape[1]

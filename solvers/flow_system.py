@@ -112,15 +112,20 @@ class FlowSystem:
         jacobian = np.bincount(self._jacobian_slots, local_jacobian.ravel(), len(self._keys))
         return self._matrix(self._stokes_data(shift) + jacobian)
 
-    def solve(self, matrix: sp.csc_matrix, rhs: np.ndarray, values) -> np.ndarray:
-        """Solution of matrix x = rhs (a matrix on this pattern) with the fixed unknowns set
-        to values (an array for all of them, or one number)."""
+    def factorize(self, matrix: sp.csc_matrix) -> Callable[[np.ndarray], np.ndarray]:
+        """x = solve(rhs) of matrix (on this pattern) with the fixed unknowns' rows made
+        identity rows: rhs at the fixed unknowns is their value."""
         data = matrix.data.copy()
         data[self._fixed_entries] = 0.0
         data[self._fixed_diagonal] = 1.0
+        return self._lu.factorize(data)
+
+    def solve(self, matrix: sp.csc_matrix, rhs: np.ndarray, values) -> np.ndarray:
+        """Solution of matrix x = rhs (a matrix on this pattern) with the fixed unknowns set
+        to values (an array for all of them, or one number)."""
         rhs = rhs.copy()
         rhs[self.fixed] = values
-        return self._lu.factorize(data)(rhs)
+        return self.factorize(matrix)(rhs)
 
     # ---- values ---------------------------------------------------------------------------
     def fixed_values(self, t: float | None) -> np.ndarray:
