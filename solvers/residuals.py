@@ -48,12 +48,12 @@ FLOW_REFACTOR = 25
 class Residual:
     """values: (S, N) or (S, N, d) per node; relative: (S,) dimensionless; error: the
     estimated error (state - solution) per node, shaped as values, and estimate: (S,) its
-    relative L2 norm ||error|| / ||state|| (None where the family has no estimate)."""
+    relative L2 norm ||error|| / ||state||."""
 
     values: np.ndarray
     relative: np.ndarray
-    error: np.ndarray | None = None
-    estimate: np.ndarray | None = None
+    error: np.ndarray
+    estimate: np.ndarray
 
 
 def poisson_residual(
@@ -70,8 +70,8 @@ def poisson_residual(
     load = diffusion_load(mesh, source, neumann, robin)
     fixed, _ = dirichlet_dofs(mesh, dirichlet)
     states = np.atleast_2d(states)
-    residual = _residual(np.broadcast_to(load, states.shape), states @ matrix.T, fixed)
-    return _with_estimate(residual, states, matrix, fixed)
+    rhs = np.broadcast_to(load, states.shape)
+    return _linear_residual(rhs, states @ matrix.T, states, matrix, fixed)
 
 
 def heat_residual(
@@ -92,8 +92,7 @@ def heat_residual(
     fixed, _ = dirichlet_dofs(mesh, dirichlet)
     before, after = trajectory[:-1], trajectory[1:]
     carry, step = mass_matrix - (1 - theta) * dt * stiffness, mass_matrix + theta * dt * stiffness
-    residual = _residual(before @ carry.T + load, after @ step.T, fixed)
-    return _with_estimate(residual, after, step, fixed, carry)
+    return _linear_residual(before @ carry.T + load, after @ step.T, after, step, fixed, carry)
 
 
 def elasticity_residual(
@@ -109,15 +108,11 @@ def elasticity_residual(
     """Of -div sigma(u) = body_force for each displacement (N, d) in states (S, N, d)."""
     matrix, rhs, fixed, _ = elasticity_system(mesh, E, nu, body_force, dirichlet, traction, plane)
     states = np.asarray(states).reshape(-1, mesh.num_nodes * mesh.dim)
-    residual = _residual(np.broadcast_to(rhs, states.shape), states @ matrix.T, fixed)
-    modes = rigid_body_modes(mesh.points)
-    residual = _with_estimate(residual, states, matrix, fixed, near_nullspace=modes)
+    rhs, modes = np.broadcast_to(rhs, states.shape), rigid_body_modes(mesh.points)
+    found = _linear_residual(rhs, states @ matrix.T, states, matrix, fixed, None, modes)
     shape = (len(states), mesh.num_nodes, mesh.dim)
     return Residual(
-        residual.values.reshape(shape),
-        residual.relative,
-        residual.error.reshape(shape),
-        residual.estimate,
+        found.values.reshape(shape), found.relative, found.error.reshape(shape), found.estimate
     )
 
 
@@ -214,46 +209,41 @@ def _ratio(values: np.ndarray, scale: float) -> float:
     return norm / scale if scale > 0 else (0.0 if norm == 0 else math.inf)
 
 
-def _with_estimate(
-    residual: Residual,
+def _linear_residual(
+    rhs: np.ndarray,
+    applied: np.ndarray,
     states: np.ndarray,
     matrix,
     fixed: np.ndarray,
     carry=None,
     near_nullspace: np.ndarray | None = None,
 ) -> Residual:
-    """residual with the estimated error of each state (S, n): ESTIMATE_ITERATIONS of
-    AMG-preconditioned CG on A_ff e_f = -r_f, plus (C e_before)_f for a step whose known side
-    applied C to the state before it (the state before a trajectory is given: error 0),
-    started from the error estimated for the state before, so that a step's error carries
-    on instead of being cut by each short solve. Prescribed values come with the states:
-    their error is taken as 0."""
-    free = np.ones(matrix.shape[0], dtype=bool)
-    free[fixed] = False
-    errors = np.zeros(residual.values.shape)
-    if free.any():
-        reduced = sp.csr_matrix(matrix)[free][:, free]
-        nullspace = None if near_nullspace is None else near_nullspace[free]
-        hierarchy = amg_hierarchy(reduced, nullspace)
-        before = np.zeros(matrix.shape[0])
-        for k, values in enumerate(residual.values):
-            rhs = -values[free] if carry is None else (carry @ before)[free] - values[free]
-            start = before[free] if carry is not None else None
-            # tol 0: exactly ESTIMATE_ITERATIONS iterations, never a solve to tolerance
-            errors[k, free] = hierarchy.solve(
-                rhs, x0=start, tol=0.0, maxiter=ESTIMATE_ITERATIONS, accel="cg"
-            )
-            before = errors[k]
-    norms = np.linalg.norm(states, axis=1)
-    estimate = np.linalg.norm(errors, axis=1) / np.maximum(norms, np.finfo(float).tiny)
-    return Residual(residual.values, residual.relative, errors, estimate)
-
-
-def _residual(rhs: np.ndarray, applied: np.ndarray, fixed: np.ndarray) -> Residual:
+    """The Residual of states (S, n) whose rows b (rhs) and A u (applied) are given, with
+    the estimated error of each: ESTIMATE_ITERATIONS of AMG-preconditioned CG on
+    A_ff e_f = -r_f, plus (C e_before)_f for a step whose known side applied C to the state
+    before it (the state before a trajectory is given: error 0), started from the error
+    estimated for the state before, so that a step's error carries on instead of being
+    cut by each short solve. Prescribed values come with the states: their error is 0."""
     values = np.array(rhs - applied)
     values[:, fixed] = 0.0
     free = np.ones(values.shape[1], dtype=bool)
     free[fixed] = False
     scale = np.linalg.norm(rhs[:, free], axis=1) + np.linalg.norm(applied[:, free], axis=1)
     relative = np.linalg.norm(values, axis=1) / np.maximum(scale, np.finfo(float).tiny)
-    return Residual(values, relative)
+    errors = np.zeros(values.shape)
+    if free.any():
+        reduced = sp.csr_matrix(matrix)[free][:, free]
+        nullspace = None if near_nullspace is None else near_nullspace[free]
+        hierarchy = amg_hierarchy(reduced, nullspace)
+        before = np.zeros(matrix.shape[0])
+        for k, row in enumerate(values):
+            known = -row[free] if carry is None else (carry @ before)[free] - row[free]
+            start = before[free] if carry is not None else None
+            # tol 0: exactly ESTIMATE_ITERATIONS iterations, never a solve to tolerance
+            errors[k, free] = hierarchy.solve(
+                known, x0=start, tol=0.0, maxiter=ESTIMATE_ITERATIONS, accel="cg"
+            )
+            before = errors[k]
+    norms = np.linalg.norm(states, axis=1)
+    estimate = np.linalg.norm(errors, axis=1) / np.maximum(norms, np.finfo(float).tiny)
+    return Residual(values, relative, errors, estimate)

@@ -57,12 +57,6 @@ class Guard:
 
     def crossing(self, figures: dict) -> tuple[int, str] | None:
         """(the first predicted step, 1-based, whose figure passes its limit, why)."""
-        for kind in self.limits:
-            if not any(kind in by_kind for by_kind in figures.values()):
-                raise ProblemError(
-                    f"--max-{kind}: this model's physics gives no {kind} (the error is "
-                    "estimated for the linear families only; use --max-residual)."
-                )
         first = None
         for name, by_kind in figures.items():
             for kind, limit in self.limits.items():

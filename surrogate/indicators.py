@@ -32,8 +32,7 @@ class Indicators:
         fields = {f"{name}_spread": values for name, values in self.spread.items()}
         for name, residual in self.residual.items():
             fields[f"{name}_residual"] = residual.values
-            if residual.error is not None:
-                fields[f"{name}_error_estimate"] = residual.error
+            fields[f"{name}_error_estimate"] = residual.error
         return fields
 
 
@@ -45,11 +44,8 @@ def relative_spread(predicted: np.ndarray, spread: np.ndarray) -> np.ndarray:
 
 
 def residual_figures(residual) -> dict[str, np.ndarray]:
-    """{"residual": per state, "estimate": per state where the family estimates its error}."""
-    figures = {"residual": residual.relative}
-    if residual.estimate is not None:
-        figures["estimate"] = residual.estimate
-    return figures
+    """{"residual": per state, "estimate": per state} of a solvers.residuals.Residual."""
+    return {"residual": residual.relative, "estimate": residual.estimate}
 
 
 def indicators(schema: Schema, setup, predicted: np.ndarray, spread: np.ndarray | None):

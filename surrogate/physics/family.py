@@ -124,8 +124,6 @@ def after_initial(residual):
     from solvers.residuals import Residual
 
     def first(values):
-        if values is None:
-            return None
         return np.concatenate([np.zeros((1, *values.shape[1:])), values])
 
     return Residual(*(first(getattr(residual, name)) for name in Residual.__dataclass_fields__))

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from solvers import geometry
-from solvers.errors import InputError, ProblemError
+from solvers.errors import InputError
 from surrogate import physics
 from surrogate.cli import main
 from surrogate.guard import Guard
@@ -94,8 +94,8 @@ def test_the_guard_finds_the_first_crossing():
     assert Guard(max_spread=0.25).crossing(figures) == (3, "the v spread 0.3 passes 0.25")
     assert Guard(max_residual=0.05).crossing(figures)[0] == 1
     assert Guard(max_residual=1.0).crossing(figures) is None
-    with pytest.raises(ProblemError, match="--max-estimate: this model's physics gives no"):
-        Guard(max_estimate=0.1).crossing(figures)  # the flow's figures: no estimate
+    figures["u"]["estimate"] = [0.01, 0.02, 0.04, 0.08]
+    assert Guard(max_estimate=0.03).crossing(figures) == (3, "the u estimate 0.04 passes 0.03")
 
 
 def rollout(out: Path, *extra: str) -> int:
