@@ -45,16 +45,14 @@ def barycentric_gradients(mesh: Mesh) -> np.ndarray:
 def recovered_gradients(mesh: Mesh, values: np.ndarray) -> np.ndarray:
     """(N, C, d) gradients at the nodes of P1 fields values (N, C): each cell's constant
     gradient averaged over the cells around a node, weighted by their volumes."""
-    grads = barycentric_gradients(mesh)
-    per_cell = np.einsum("mac,mad->mcd", values[mesh.cells], grads)
-    weights = np.repeat(mesh.cell_volumes, mesh.cells.shape[1])
-    nodes = mesh.cells.ravel()
-    total = np.zeros((mesh.num_nodes, *per_cell.shape[1:]))
-    np.add.at(
-        total, nodes, np.repeat(per_cell, mesh.cells.shape[1], axis=0) * weights[:, None, None]
+    per_cell = np.einsum("mac,mad->mcd", values[mesh.cells], barycentric_gradients(mesh))
+    m, k = mesh.cells.shape
+    cells = np.repeat(np.arange(m), k)
+    around = sp.csr_array(
+        (np.repeat(mesh.cell_volumes, k), (mesh.cells.ravel(), cells)), shape=(mesh.num_nodes, m)
     )
-    volume = np.bincount(nodes, weights, mesh.num_nodes)
-    return total / volume[:, None, None]
+    total = around @ per_cell.reshape(m, -1)
+    return (total / around.sum(axis=1)[:, None]).reshape(mesh.num_nodes, *per_cell.shape[1:])
 
 
 def scatter(elements: np.ndarray, local: np.ndarray, n: int) -> sp.csr_array:

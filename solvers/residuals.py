@@ -36,7 +36,7 @@ from solvers.navier_stokes import BDF, DEFAULT_ORDER, FlowProblem
 
 # AMG-CG iterations per state for the error estimate: on a holes plate (3.7k nodes) a
 # smooth error is estimated to 17% after 1, 5% after 2, 1% after 3 (a solve to the
-# solver's 1e-8 takes about 10); tests/test_residuals.py checks the 2 chosen.
+# solver's 1e-8 takes about 10); tests/solvers/test_residuals.py checks the 2 chosen.
 ESTIMATE_ITERATIONS = 2
 
 
@@ -193,8 +193,8 @@ def _p2(space, vertex_velocity: np.ndarray) -> np.ndarray:
     """(n, 2) P2 values of a vertex velocity (N, 2): each edge midpoint from the cubic
     through its ends' values and recovered gradients (the mean of the ends plus
     (g_a - g_b) . (x_b - x_a) / 8, exact for cubics along the edge). The mean alone misses
-    the h^2 u''/8 a P2 field has there: on the solver's states of a 2k channel the momentum
-    floor was 3.6% with it, 1.6% with this."""
+    the h^2 u''/8 a P2 field has there: with backward-Euler steps, the momentum floor on the
+    solver's states of a 2k channel was 3.6% with the mean, 1.6% with this."""
     mesh = space.mesh
     gradients = recovered_gradients(mesh, vertex_velocity)  # (N, 2, dim)
     a, b = space.edges[:, 0], space.edges[:, 1]

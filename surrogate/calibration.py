@@ -29,27 +29,34 @@ def rank_correlations(pairs: Pairs) -> dict[str, dict[str, float | None]]:
 
 
 def calibration_picture(pairs: Pairs, path: str | Path) -> None:
-    """A PNG: per field and indicator, the indicator against the true error (log axes);
-    the estimate, an estimate of that very error, beside the line where they are equal."""
+    """A PNG: a row per field, a panel per indicator, the indicator against the true error
+    (log axes); the estimate, of that very error, beside the line where they are equal."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.ticker import NullFormatter
 
-    panels = [(n, i, p) for n, by in pairs.items() for i, p in by.items() if p]
-    if not panels:
+    rows = [[(n, i, p) for i, p in by.items() if p] for n, by in pairs.items()]
+    rows = [row for row in rows if row]
+    if not rows:
         return
     rho = rank_correlations(pairs)
-    figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
-    for axis, (name, indicator, points) in zip(axes[0], panels, strict=True):
+    width = max(len(row) for row in rows)
+    figure, axes = plt.subplots(
+        len(rows), width, figsize=(4.2 * width, 3.8 * len(rows)), squeeze=False
+    )
+    for axis in axes.ravel():
+        axis.set_visible(False)
+    panels = [(axes[r, c], *panel) for r, row in enumerate(rows) for c, panel in enumerate(row)]
+    for axis, name, indicator, points in panels:
+        axis.set_visible(True)
         values = np.maximum(np.asarray(points, dtype=float), 1e-12)
         axis.loglog(values[:, 0], values[:, 1], ".", alpha=0.5)
         if indicator == "estimate":
             ends = [values.min(), values.max()]
             axis.loglog(ends, ends, "k--", lw=0.8, label="estimate = error")
             axis.legend(loc="upper left", fontsize=8)
-        axis.xaxis.set_minor_formatter(NullFormatter())  # the minor labels overlap
+        axis.tick_params(which="minor", labelsize=7, labelrotation=30)  # else they overlap
         correlation = rho[name][indicator]
         shown = "n/a" if correlation is None else f"{correlation:.2f}"
         axis.set(xlabel=f"{name} {indicator}", ylabel="true relative L2 error",

@@ -102,7 +102,7 @@ def add_parser(subparsers) -> None:
     for name, what in [
         ("spread", "the ensemble's spread"),
         ("residual", "the physics residual"),
-        ("estimate", "the estimated error (linear physics)"),
+        ("estimate", "the estimated relative error"),
     ]:
         trust.add_argument(
             f"--max-{name}",

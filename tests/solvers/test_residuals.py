@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from solvers import dfg, elasticity, geometry, heat, poisson
+from solvers.fem import recovered_gradients
 from solvers.geometry import channel_with_obstacle
 from solvers.navier_stokes import FlowProblem, navier_stokes
 from solvers.residuals import (
@@ -91,6 +92,12 @@ def test_the_estimate_carries_a_trajectorys_error_from_step_to_step():
     error[:, MESH.part_nodes("left")] = error[:, MESH.part_nodes("hole_0")] = 0
     found = heat_residual(MESH, u + error, KAPPA, dirichlet=HELD, dt=0.01)
     close_estimate(found, error[1:], (u + error)[1:])  # each step: what it carries and adds
+
+
+def test_recovered_gradients_are_exact_for_linear_fields():
+    x, y = MESH.points.T
+    found = recovered_gradients(MESH, np.stack([2 * x + 3 * y, x - y], axis=1))
+    np.testing.assert_allclose(found, np.broadcast_to([[2, 3], [1, -1]], found.shape), atol=1e-12)
 
 
 def test_flow_residual_vanishes_on_couette_flow_and_grows_with_a_perturbation():
