@@ -124,6 +124,7 @@ def test_a_guarded_rollout_stops_or_hands_over_to_the_solver(tmp_path, capsys):
     assert "fallback_solver_s" in handed["timings"] and len(handed["times"]) == 7
     last = meshio.read(tmp_path / "hand" / "rollout_0006.vtu").point_data
     assert last["source"].max() == 1.0 and np.max(np.abs(last["u_residual"])) < 1e-8
+    assert last["u_error_estimate"].shape == last["u_residual"].shape  # beside the residual
 
     estimates = free["fields"]["u"]["estimate"]  # the estimated error guards alike
     limit = f"{sorted(estimates)[2]:.6g}"
