@@ -129,6 +129,13 @@ CASES = {
     ),
     "solve node budget": ([*SOLVE, "--h", "0.01", "--max-nodes", "100"], "expected at most 100 "),
     "rollout negative conductivity": ([*ROLLOUT, "--input", "kappa=-1"], "expected a conductivity"),
+    "rollout guard limit nan": ([*ROLLOUT, "--max-estimate", "nan"], "--max-estimate: 'nan'"),
+    "rollout guard limit negative": ([*ROLLOUT, "--max-residual", "-1"], "positive quantity"),
+    "rollout guard limit text": ([*ROLLOUT, "--max-spread", "abc"], "argument --max-spread: 'abc'"),
+    "rollout guard on a steady model": (
+        [*ROLLOUT_ELASTIC, "--max-estimate", "0.1"],
+        "guard transient rollouts only",
+    ),
     "rollout mesh too fine": ([*ROLLOUT, "--h", "1e-5"], "nodes; expected at most"),
     "rollout elasticity poisson ratio": (
         [*ROLLOUT_ELASTIC, "--input", "nu=0.7"],
