@@ -144,14 +144,14 @@ def flow_residual(
         alpha = BDF[min(DEFAULT_ORDER, k + 1)][0]
         u1 = _p2(space, after)
         x = np.concatenate([u1.T.ravel(), p])
-        jacobian = space.local_convection_jacobian(u1)
-        applied = system.matrix(alpha[0] / dt, 0.5 * jacobian) @ x  # convection: quadratic
+        step = system.matrix(alpha[0] / dt, space.local_convection_jacobian(u1))
+        # the convection is quadratic: A(x) x takes half its Jacobian, (Stokes + step) / 2
+        applied = 0.5 * (system.stokes(alpha[0] / dt) @ x + step @ x)
         known = _history(system, alpha, states, dt)
         values = np.where(free, known - applied[: 2 * n], 0.0)
         scale = np.linalg.norm(known[free]) + np.linalg.norm(applied[: 2 * n][free])
         divergence = bx @ u1[:, 0] + by @ u1[:, 1]
         bound = abs(bx) @ np.abs(u1[:, 0]) + abs(by) @ np.abs(u1[:, 1])  # no cancellation
-        step = system.matrix(alpha[0] / dt, jacobian)
         if k < DEFAULT_ORDER or k % FLOW_REFACTOR == 0:
             solve = system.factorize(step)
         carried = _history(system, alpha, [e[: 2 * n].reshape(2, n).T for e in errors], dt)
